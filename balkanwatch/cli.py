@@ -1,0 +1,222 @@
+"""The `balkanwatch` command: configuration checks, extraction and matching for trying things out,
+status and search of the archive, and test alerts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from balkanwatch.config import Config, ConfigError, load_config
+from pipelines.render import mask_secrets
+
+
+def _config() -> Config:
+    return load_config()
+
+
+def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
+    cfg = _config()
+    s = cfg.settings
+    enabled = [o for o in cfg.outlets if o.enabled]
+    print(f"Configuration {cfg.directory}: OK", file=out)
+    print(f"Database: {cfg.database}", file=out)
+    print(f"Timezone: {s.timezone}; default interval: {_duration(s.interval)}", file=out)
+    print(f"User agent: {s.user_agent}", file=out)
+    print(f"\nOutlets: {len(cfg.outlets)} ({len(enabled)} enabled)", file=out)
+    for o in cfg.outlets:
+        sources = (
+            f"{len(o.feeds)} feed(s), {len(o.sitemaps)} sitemap(s)"
+            if o.feeds or o.sitemaps
+            else "homepage discovery"
+        )
+        flag = "" if o.enabled else "  [disabled]"
+        print(
+            f"  {o.name:<22} {o.language or '--':<3} {o.country or '--':<9}"
+            f" every {_duration(cfg.interval_of(o)):<5} {sources}{flag}",
+            file=out,
+        )
+    print(f"\nTopics: {len(cfg.topics)}", file=out)
+    for t in cfg.topics:
+        extra = "".join(
+            f"; {label}: {', '.join(words)}"
+            for label, words in (("require", t.require), ("exclude", t.exclude))
+            if words
+        )
+        print(f"  {t.name:<22} {', '.join(t.keywords)}{extra}", file=out)
+    print(f"\nSubscribers: {len(cfg.subscribers)}", file=out)
+    if not cfg.subscribers:
+        print("  (none: matches are logged, no alerts are sent)", file=out)
+    for sub in cfg.subscribers:
+        topics = ", ".join(sub.topics) if sub.topics is not None else "all topics"
+        print(f"  {sub.name:<22} {topics}; {sub.digest or 'instant alerts'}", file=out)
+        for url in sub.urls:
+            print(f"    {mask_secrets(url)}", file=out)
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.extract import extract_article
+
+    if args.jsonl:
+        for n, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                url, html = rec.get("url"), rec["html"]
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                raise ConfigError(f"stdin line {n}: expected {{\"url\": ..., \"html\": ...}}")
+            ex = extract_article(html, url)
+            row = {
+                "url": url,
+                "title": ex.title if ex else None,
+                "text": ex.text if ex else None,
+                "published": ex.published if ex else None,
+                "language": ex.language if ex else None,
+            }
+            print(json.dumps(row, ensure_ascii=False), file=out)
+        return 0
+    ex = extract_article(sys.stdin.buffer.read(), args.url)
+    if ex is None:
+        print("no article text found", file=sys.stderr)
+        return 1
+    print(ex.text, file=out)
+    return 0
+
+
+def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.topics import TopicMatcher
+
+    matcher = TopicMatcher(_config().topics)
+
+    def found(text: str) -> list[dict[str, Any]]:
+        title, _, body = text.partition("\n")
+        return [
+            {"name": m.name, "terms": list(m.terms), "where": list(m.where), "snippet": m.snippet}
+            for m in matcher.match(title, body)
+        ]
+
+    if args.jsonl:
+        for n, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                text = rec["text"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise ConfigError(f"stdin line {n}: expected {{\"id\": ..., \"text\": ...}}")
+            topics = [{"name": t["name"], "terms": t["terms"]} for t in found(text)]
+            print(json.dumps({"id": rec.get("id"), "topics": topics}, ensure_ascii=False),
+                  file=out)
+        return 0
+    topics = found(sys.stdin.read())
+    print(json.dumps({"topics": topics}, ensure_ascii=False, indent=2), file=out)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from balkanwatch.report import status_report
+
+    cfg = _config()
+    report = status_report(cfg)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2), file=out)
+        return 0
+    from balkanwatch.report import format_status
+
+    print(format_status(report, datetime.now(UTC)), file=out)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.store import Store
+
+    cfg = _config()
+    store = Store(cfg.database)
+    rows = store.search(" ".join(args.query), limit=args.limit)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
+        return 0
+    if not rows:
+        print("no articles found", file=out)
+        return 0
+    for r in rows:
+        when = (r["published"] or r["fetched_at"] or "")[:16].replace("T", " ")
+        print(f"{when}  {r['outlet']}  {r['title']}", file=out)
+        print(f"    {r['url']}", file=out)
+        print(f"    {r['snippet']}", file=out)
+    return 0
+
+
+def cmd_test_alert(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.alerts import apprise_send, sample_message
+
+    cfg = _config()
+    try:
+        sub = cfg.subscriber(args.subscriber)
+    except KeyError:
+        names = ", ".join(s.name for s in cfg.subscribers) or "none configured"
+        raise ConfigError(f"unknown subscriber {args.subscriber!r} (subscribers: {names})")
+    message = sample_message(cfg)
+    failures = 0
+    for url in sub.urls:
+        error = asyncio.run(apprise_send(url, message))
+        failures += error is not None
+        print(f"{mask_secrets(url)}: {'delivered' if error is None else 'FAILED: ' + error}",
+              file=out)
+    return 1 if failures else 0
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="balkanwatch", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("check-config", help="validate the configuration and print a summary")
+    ex = sub.add_parser("extract", help="print an article page's text (HTML on stdin)")
+    ex.add_argument("--url", help="the page's URL (helps metadata extraction)")
+    ex.add_argument("--jsonl", action="store_true", help='stdin lines {"url": ..., "html": ...}')
+    m = sub.add_parser("match", help="print the topics a text (on stdin) matches")
+    m.add_argument("--jsonl", action="store_true", help='stdin lines {"id": ..., "text": ...}')
+    st = sub.add_parser("status", help="outlets' last crawls and the alert queue")
+    st.add_argument("--json", action="store_true")
+    se = sub.add_parser("search", help="full-text search of stored articles")
+    se.add_argument("query", nargs="+")
+    se.add_argument("--limit", type=int, default=20)
+    se.add_argument("--json", action="store_true")
+    ta = sub.add_parser("test-alert", help="send a sample alert to a subscriber")
+    ta.add_argument("subscriber")
+    return p
+
+
+COMMANDS = {
+    "check-config": cmd_check_config,
+    "extract": cmd_extract,
+    "match": cmd_match,
+    "status": cmd_status,
+    "search": cmd_search,
+    "test-alert": cmd_test_alert,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, sys.stdout)
+    except ConfigError as e:
+        print(f"balkanwatch: {mask_secrets(str(e))}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

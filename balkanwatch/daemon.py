@@ -1,0 +1,181 @@
+"""The daemon: an asyncio supervisor that runs each outlet's crawl as a child `scrapy crawl`.
+
+A Twisted reactor cannot be restarted, so crawling in-process would need one reactor for months;
+a child per crawl keeps leaks and crashes in the child and runs exactly what an operator runs by
+hand. APScheduler (AsyncIOScheduler) fires the jobs: one per outlet at its interval, plus alert
+delivery and digests as jobs of their own, so a slow crawl never delays an alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from balkanwatch.config import Config, Outlet
+from pipelines.alerts import Deliverer
+from pipelines.store import Store
+
+log = logging.getLogger("balkanwatch.daemon")
+
+ROOT = Path(__file__).resolve().parent.parent
+DELIVERY_EVERY = 30.0  # seconds between outbox passes
+STOP_GRACE = 10.0  # seconds a running crawl gets to finish after SIGTERM
+
+
+@dataclass
+class Supervisor:
+    config: Config
+    scrapy_args: list[str] = field(default_factory=list)  # extra `-s NAME=value` for children
+    children: set[asyncio.subprocess.Process] = field(default_factory=set)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.config.settings.concurrent_crawls)
+        self.store = Store(self.config.database)
+        self.deliverer = Deliverer(self.store, self.config)
+
+    # -- crawling ---------------------------------------------------------------------------
+
+    def crawl_command(self, outlets: list[Outlet] | None) -> list[str]:
+        cmd = [sys.executable, "-m", "scrapy", "crawl", "outlets"]
+        if outlets:
+            cmd += ["-a", "outlets=" + ",".join(o.name for o in outlets)]
+        return cmd + self.scrapy_args
+
+    async def crawl(self, outlets: list[Outlet] | None = None) -> int | None:
+        """Run one child crawl under the concurrency cap and time limit; its exit code."""
+        label = ",".join(o.name for o in outlets) if outlets else "all outlets"
+        async with self.slots:
+            if self.stopping.is_set():
+                return None
+            started = time.monotonic()
+            proc = await asyncio.create_subprocess_exec(
+                *self.crawl_command(outlets),
+                cwd=ROOT,
+                env={**os.environ, "BALKANWATCH_CONFIG": str(self.config.directory),
+                     "BALKANWATCH_DB": str(self.config.database)},
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            self.children.add(proc)
+            try:
+                _, err = await asyncio.wait_for(
+                    proc.communicate(), timeout=self.config.settings.crawl_timeout
+                )
+            except TimeoutError:
+                log.error("Crawl of %s exceeded %.0fs; stopping it", label,
+                          self.config.settings.crawl_timeout)
+                await self._stop_child(proc)
+                err = b""
+            finally:
+                self.children.discard(proc)
+            self._log_crawl(label, proc.returncode, err, time.monotonic() - started)
+            return proc.returncode
+
+    def _log_crawl(self, label: str, code: int | None, err: bytes, seconds: float) -> None:
+        lines = err.decode("utf-8", "replace").splitlines()
+        if code == 0:
+            # The child's own per-outlet summary lines (see OutletsSpider.closed) carry the figures.
+            figures = [ln.split("] ", 1)[-1] for ln in lines if "crawl-result " in ln]
+            for line in figures or [f"crawl-result {label}"]:
+                log.info("%s (%.1fs)", line, seconds)
+        else:
+            log.error("Crawl %s failed (exit %s) after %.1fs: %s", label, code, seconds,
+                      " | ".join(ln.strip() for ln in lines[-3:]))
+
+    async def _stop_child(self, proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is not None:
+            return
+        proc.send_signal(signal.SIGTERM)  # Scrapy closes the spider cleanly on the first one
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_GRACE)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    async def deliver(self) -> None:
+        if self.stopping.is_set():
+            return
+        self.deliverer.close_digests()
+        report = await self.deliverer.deliver_due()
+        if report.attempted:
+            log.info("Alerts: %s", report)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def once(self) -> int:
+        """One full cycle: every enabled outlet, then alert and due-digest delivery."""
+        code = await self.crawl(None)
+        await self.deliver()
+        return 0 if code == 0 else 1
+
+    def schedule(self, scheduler: AsyncIOScheduler) -> None:
+        outlets = self.config.enabled_outlets()
+        for i, outlet in enumerate(outlets):
+            interval = self.config.interval_of(outlet)
+            # Staggered first runs: after a restart the outlets do not all start at once.
+            delay = min(interval, 60.0) * i / max(1, len(outlets))
+            scheduler.add_job(
+                self.crawl,
+                IntervalTrigger(seconds=interval, jitter=min(30.0, interval * 0.1)),
+                args=[[outlet]],
+                id=f"crawl:{outlet.name}",
+                next_run_time=_in(delay + random.uniform(0, 1)),
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(interval),  # a late run still runs (default 1 s drops it)
+            )
+        scheduler.add_job(
+            self.deliver,
+            IntervalTrigger(seconds=DELIVERY_EVERY),
+            id="deliver",
+            next_run_time=_in(1.0),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=int(DELIVERY_EVERY),
+        )
+
+    async def run_forever(self) -> int:
+        scheduler = AsyncIOScheduler(timezone=self.config.settings.tz)
+        self.schedule(scheduler)
+        scheduler.start()
+        log.info("balkanwatch daemon started: %d outlets", len(self.config.enabled_outlets()))
+        await self.stopping.wait()
+        log.info("Stopping: no new crawls; %d running get %.0fs", len(self.children), STOP_GRACE)
+        scheduler.shutdown(wait=False)
+        await asyncio.gather(*(self._stop_child(p) for p in list(self.children)))
+        self.store.close()
+        log.info("Stopped")
+        return 0
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+
+
+def _in(seconds: float):  # type: ignore[no-untyped-def]
+    from datetime import datetime, timedelta
+
+    return datetime.now().astimezone() + timedelta(seconds=seconds)
+
+
+async def main_async(config: Config, once: bool, scrapy_args: list[str]) -> int:
+    sup = Supervisor(config, scrapy_args)
+    sup.install_signal_handlers()
+    if once:
+        return await sup.once()
+    return await sup.run_forever()

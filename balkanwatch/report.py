@@ -1,0 +1,114 @@
+"""`balkanwatch status`: per outlet health from the `crawls` table, and the alert queue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from balkanwatch.config import Config
+from pipelines.store import Store
+
+
+def outlet_health(store: Store, outlet: str, limit: int = 200) -> dict[str, Any]:
+    """Last crawl, consecutive failures and consecutive runs without a new article."""
+    crawls = store.rows(
+        "SELECT * FROM crawls WHERE outlet = ? ORDER BY id DESC LIMIT ?", (outlet, limit)
+    )
+    failures = next((i for i, c in enumerate(crawls) if c["status"] != "error"), len(crawls))
+    empty = next((i for i, c in enumerate(crawls) if c["new_articles"]), len(crawls))
+    last = crawls[0] if crawls else None
+    return {
+        "outlet": outlet,
+        "last_crawl": last["started_at"] if last else None,
+        "result": last["status"] if last else None,
+        "error": last["error"] if last else None,
+        "new_articles": last["new_articles"] if last else 0,
+        "consecutive_failures": failures,
+        "runs_without_new": empty,
+        "articles": store.one("SELECT count(*) AS n FROM articles WHERE outlet = ?", (outlet,))[
+            "n"
+        ],  # type: ignore[index]
+    }
+
+
+def status_report(cfg: Config) -> dict[str, Any]:
+    store = Store(cfg.database)
+    try:
+        outlets = [
+            {**outlet_health(store, o.name), "enabled": o.enabled} for o in cfg.outlets
+        ]
+        alerts = {
+            r["status"]: r["n"]
+            for r in store.rows("SELECT status, count(*) AS n FROM alerts GROUP BY status")
+        }
+        failing = store.rows(
+            "SELECT id, subscriber, kind, attempts, last_error, next_attempt_at FROM alerts "
+            "WHERE status = 'failed' OR (status = 'pending' AND attempts > 0) ORDER BY id LIMIT 20"
+        )
+        total = store.one("SELECT count(*) AS n FROM articles")["n"]  # type: ignore[index]
+    finally:
+        store.close()
+    return {
+        "database": str(cfg.database),
+        "articles": total,
+        "outlets": outlets,
+        "alerts": {
+            "pending": alerts.get("pending", 0),
+            "sent": alerts.get("sent", 0),
+            "failed": alerts.get("failed", 0),
+        },
+        "alerts_with_errors": failing,
+    }
+
+
+def relative(when: str | None, now: datetime) -> str:
+    if not when:
+        return "never"
+    moment = datetime.fromisoformat(when)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = (now - moment).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            text = f"{int(seconds // size)}{unit}"
+            break
+    else:
+        text = f"{int(seconds)}s"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def format_status(report: dict[str, Any], now: datetime) -> str:
+    head = ("outlet", "last crawl", "result", "new", "failures", "no-new runs", "articles")
+    rows = [head]
+    for o in report["outlets"]:
+        rows.append(
+            (
+                o["outlet"] + ("" if o["enabled"] else " (off)"),
+                relative(o["last_crawl"], now),
+                o["result"] or "-",
+                str(o["new_articles"]),
+                str(o["consecutive_failures"]),
+                str(o["runs_without_new"]),
+                str(o["articles"]),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    errors = [o for o in report["outlets"] if o["result"] == "error" and o["error"]]
+    for o in errors:
+        lines.append(f"  {o['outlet']}: {o['error'][:300]}")
+    a = report["alerts"]
+    lines.append("")
+    lines.append(
+        f"Articles: {report['articles']}.  Alerts: {a['pending']} pending, {a['sent']} sent,"
+        f" {a['failed']} failed."
+    )
+    for r in report["alerts_with_errors"]:
+        retry = f", retry {relative(r['next_attempt_at'], now)}" if r["next_attempt_at"] else ""
+        lines.append(
+            f"  alert {r['id']} to {r['subscriber']} ({r['kind']}): {r['attempts']} attempts"
+            f"{retry}: {(r['last_error'] or '')[:200]}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,18 @@
+"""What the spider hands to the pipelines: a fetched article page, not yet extracted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ArticlePage:
+    url: str  # canonical form of the URL that was requested
+    outlet: str
+    html: bytes
+    encoding: str | None  # as Scrapy decoded the response (header, meta, BOM)
+    response_url: str  # after redirects
+    fetched_at: str
+    feed_title: str | None = None  # what the feed or sitemap said, used when extraction has none
+    feed_published: str | None = None
+    aliases: list[str] = field(default_factory=list)

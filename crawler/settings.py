@@ -1,0 +1,50 @@
+"""Scrapy settings for `scrapy crawl outlets`: production-minded defaults.
+
+Anything a test or an operator needs to change can be overridden on the command line with
+`-s NAME=value`; the outlet configuration itself lives in the YAML directory, not here.
+"""
+
+BOT_NAME = "balkanwatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# Politeness: robots.txt obeyed, an honest user agent (replaced by settings.yaml's user_agent),
+# few requests per domain and AutoThrottle adapting the delay to each server's latency.
+ROBOTSTXT_OBEY = True
+USER_AGENT = "balkanwatch/0.1 (+https://example.org/contact)"
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+RANDOMIZE_DOWNLOAD_DELAY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+# Limits: a slow or huge page must not hold up a crawl.
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 5
+
+# News pages need no session; a remote shell into a daemon's child is a liability.
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+# Already-stored pages are skipped by the spider's persistent seen-set; feeds are revalidated with
+# stored ETag/Last-Modified. Scrapy's HTTP cache would second-guess both, so it stays off.
+HTTPCACHE_ENABLED = False
+
+# Extraction in worker processes, then one transaction per article (store, dedup, topics, outbox);
+# the outbox is delivered when the crawl ends.
+ITEM_PIPELINES = {
+    "pipelines.crawl.ExtractPipeline": 100,
+    "pipelines.crawl.IngestPipeline": 200,
+}
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,344 @@
+"""Recognise the same story published twice, under another URL or by another outlet.
+
+Two keys, both computed from the article *body* (the seed-form text without its
+title line, so a republished copy under a new headline still matches):
+
+- ``content_hash``: exact duplicates after normalisation (case, Unicode form,
+  diacritics, Cyrillic/Latin script, punctuation, page-furniture lines).
+- ``signature``: a MinHash of word shingles, for near duplicates (a paragraph
+  added or cut, other furniture, light edits). ``StoryIndex`` keeps the
+  signatures of recent articles in memory, finds candidates by LSH banding and
+  verifies each by its estimated Jaccard similarity.
+
+This module is pure: no Scrapy, no database. The storage module persists the
+hash, the signature (a BLOB) and the story id that ``StoryIndex.find`` returns,
+and rebuilds the index at start-up with ``StoryIndex.from_rows``.
+
+Parameters, measured on tests/data/dedup (``python bench/bench_dedup.py --fixtures``):
+PLACEHOLDER_MEASUREMENTS
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import time
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+import numpy as np
+from datasketch import MinHash
+from datasketch.hashfunc import sha1_hash32
+
+log = logging.getLogger(__name__)
+
+SHINGLE_SIZE = 3
+NUM_PERM = 128
+THRESHOLD = 0.5
+WINDOW_DAYS = 14.0
+# Bodies shorter than this (a caption, a one-line "breaking" item, an empty page)
+# say too little for a similarity score to mean "same story"; they get no
+# signature and are matched only by content_hash, which then includes the title.
+MIN_WORDS = 25
+# The news is in the first paragraphs; stock paragraphs (Kosovo's 2008 independence,
+# the EU-led dialogue, "About KFOR") sit lower down. Shingles of the first LEDE_WORDS
+# words are added LEDE_WEIGHT more times (tagged copies), so two short stories that
+# share long background paragraphs but open differently stay apart.
+LEDE_WORDS = 60
+LEDE_WEIGHT = 2
+# First byte of every signature. Bump it whenever normalisation, shingling, the hash
+# function or the permutations change: stored signatures of another version cannot be
+# compared with new ones, and StoryIndex.from_rows skips them instead of mis-matching.
+FORMAT_VERSION = 1
+# Permutations are generated once for this many and sliced, so a signature made with
+# more permutations than an index uses can be read by it (its prefix is a valid
+# MinHash with fewer permutations).
+_MAX_PERM = 512
+_SEED = 20240605
+_DAY = 86400.0
+# LSH banding: a pair exactly at the threshold must become a candidate with at least
+# this probability; candidates are then verified, so a lower value only loses recall.
+_CANDIDATE_RECALL = 0.99
+
+_CYRILLIC = {
+    # Serbian, then Macedonian, then the other Cyrillic alphabets a Balkan outlet may quote.
+    # Mapped straight to the folded form where NFKD would not fold the Latin letter (đ).
+    **dict(zip("абвгдежзијклмнопрстћуфхцчш", "abvgdežzijklmnoprstćufhcčš", strict=True)),
+    **{"ђ": "dj", "љ": "lj", "њ": "nj", "џ": "dž", "ѓ": "gj", "ќ": "kj", "ѕ": "dz"},
+    **{"й": "j", "щ": "šč", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "ju", "я": "ja"},
+    **{"ё": "e", "є": "je", "і": "i", "ї": "ji", "ґ": "g", "ў": "u"},
+}
+# Letters that NFKD does not decompose into base letter + accent.
+_UNDECOMPOSABLE = {"đ": "dj", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ı": "i", "ð": "d"}
+_TRANSLATE = str.maketrans({**_CYRILLIC, **_UNDECOMPOSABLE})
+# Outlets differ in apostrophe style (Kosovo's / Kosovo’s); dropping them keeps one token.
+_APOSTROPHES = re.compile(r"['’ʼ`´]")
+_NON_WORD = re.compile(r"[\W_]+")
+
+# Lines of page furniture that extraction lets through and that differ between
+# outlets carrying the same story, matched on the normalised line. Only short lines
+# are candidates, so a real paragraph that happens to start with "Related" survives.
+_FURNITURE = re.compile(
+    r"^(?:read (?:also|more)|see also|also read|related|recommended|share (?:this|on)"
+    r"|follow us|subscribe|sign up|listen to this"
+    r"|procitajte|pogledajte|povezane|vezane|pratite nas|podeli(?:te)?|podijeli(?:te)?|izvor|foto"
+    r"|lexo|lexoni|na ndiqni|ndiqni|shperndaje|burimi)\b"
+    r"|\b\d+ min(?:ute)?s? (?:read|citanja)\b"
+)
+_FURNITURE_MAX_WORDS = 20
+
+
+def normalise_for_fingerprint(text: str) -> str:
+    """Fold everything that differs between copies of one story but not its words.
+
+    NFKC, casefold, Serbian/Macedonian Cyrillic to Latin (so a Cyrillic and a Latin
+    copy match), diacritics folded (Vučić, Vucic; Kosovës, Koseves), apostrophes
+    dropped, any run of punctuation and whitespace collapsed to one space.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_TRANSLATE)
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = _APOSTROPHES.sub("", text)
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def _split_title(text: str) -> tuple[str, list[str]]:
+    """Seed form: the first non-empty line is the title, the rest is the body."""
+    lines = text.strip().splitlines()
+    return (lines[0] if lines else ""), lines[1:]
+
+
+def _is_furniture(line: str) -> bool:
+    return len(line.split()) <= _FURNITURE_MAX_WORDS and _FURNITURE.search(line) is not None
+
+
+def body_words(text: str) -> list[str]:
+    """The normalised words of the body of a seed-form text, furniture lines removed."""
+    _, lines = _split_title(text)
+    words: list[str] = []
+    for line in lines:
+        norm = normalise_for_fingerprint(line)
+        if norm and not _is_furniture(norm):
+            words.extend(norm.split())
+    return words
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 hex digest of the normalised body of a seed-form text: the exact-duplicate key.
+
+    A body under MIN_WORDS words (an empty page, a photo caption) would make unrelated
+    articles collide, so for those the title is hashed too.
+    """
+    words = body_words(text)
+    if len(words) < MIN_WORDS:
+        words = normalise_for_fingerprint(text).split()
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()
+
+
+def _ngrams(words: list[str], size: int) -> set[bytes]:
+    if len(words) < size:
+        return {" ".join(words).encode()} if words else set()
+    return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}
+
+
+def shingles(
+    text: str,
+    size: int = SHINGLE_SIZE,
+    lede_words: int = LEDE_WORDS,
+    lede_weight: int = LEDE_WEIGHT,
+) -> set[bytes]:
+    """The set the signature estimates Jaccard on: word ``size``-grams of the body, plus
+    ``lede_weight`` tagged copies of those of its first ``lede_words`` words."""
+    words = body_words(text)
+    found = _ngrams(words, size)
+    lede = _ngrams(words[:lede_words], size)
+    for copy in range(1, lede_weight + 1):
+        found |= {bytes([copy]) + gram for gram in lede}  # control byte: never in normalised text
+    return found
+
+
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int) -> np.ndarray:
+    # Our own generator (not datasketch's default) so the signature format is pinned
+    # here: the first k permutations are the same whatever num_perm is asked for.
+    gen = np.random.RandomState(_SEED)
+    a = gen.randint(0, 1 << 31, _MAX_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, _MAX_PERM, dtype=np.uint64).astype(np.uint32)
+    return np.array([a[:num_perm], b[:num_perm]], dtype=np.uint32)
+
+
+def signature(text: str, *, num_perm: int = NUM_PERM, size: int = SHINGLE_SIZE) -> bytes:
+    """MinHash of the body's word shingles as ``FORMAT_VERSION`` + num_perm uint32 (LE).
+
+    128 permutations make 513 bytes. Returns ``b""`` for a body under MIN_WORDS words:
+    such texts are never near-duplicate matched (StoryIndex ignores empty signatures).
+    """
+    if not 1 <= num_perm <= _MAX_PERM:
+        raise ValueError(f"num_perm must be between 1 and {_MAX_PERM}")
+    if len(body_words(text)) < MIN_WORDS:
+        return b""
+    mh = MinHash(
+        num_perm=num_perm,
+        scheme="affine32",
+        hashfunc=sha1_hash32,
+        permutations=_permutations(num_perm),
+    )
+    mh.update_batch(shingles(text, size))
+    return bytes([FORMAT_VERSION]) + mh.hashvalues.astype("<u4").tobytes()
+
+
+def _hashvalues(sig: bytes, num_perm: int) -> bytes:
+    """The first num_perm hash values of a signature, validated."""
+    if sig[0] != FORMAT_VERSION:
+        raise ValueError(f"signature format {sig[0]} is not {FORMAT_VERSION}: recompute it")
+    if (len(sig) - 1) % 4 or (len(sig) - 1) // 4 < num_perm:
+        raise ValueError(f"signature of {len(sig)} bytes has fewer than {num_perm} permutations")
+    return sig[1 : 1 + 4 * num_perm]
+
+
+def similarity(sig_a: bytes, sig_b: bytes) -> float:
+    """Estimated Jaccard similarity of two signatures (0.0 if either is empty)."""
+    if not sig_a or not sig_b:
+        return 0.0
+    n = min(len(sig_a), len(sig_b)) // 4
+    return _agreement(_hashvalues(sig_a, n), _hashvalues(sig_b, n))
+
+
+def _agreement(hv_a: bytes, hv_b: bytes) -> float:
+    a, b = np.frombuffer(hv_a, dtype=np.uint32), np.frombuffer(hv_b, dtype=np.uint32)
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+def band_layout(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) for LSH: the most rows per band (fewest false candidates) that fit in
+    num_perm, with the fewest bands (least memory) that make a pair exactly at the
+    threshold a candidate with probability _CANDIDATE_RECALL."""
+    for rows in range(num_perm, 0, -1):
+        p = threshold**rows
+        bands = 1 if p >= 1 else math.ceil(math.log(1 - _CANDIDATE_RECALL) / math.log1p(-p))
+        if bands * rows <= num_perm:
+            return bands, rows
+    return num_perm, 1
+
+
+class StoryIndex:
+    """Signatures of the articles seen within the window, for near-duplicate lookup.
+
+    Each article (key: its id or canonical URL) belongs to a story (story_id).
+    ``find`` returns the story of the most similar recent article whose estimated
+    Jaccard similarity is at least the threshold. Not thread-safe: one pipeline owns it.
+    """
+
+    def __init__(
+        self,
+        threshold: float = THRESHOLD,
+        num_perm: int = NUM_PERM,
+        window_days: float = WINDOW_DAYS,
+    ) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.window = window_days * _DAY
+        self.bands, self.rows = band_layout(threshold, num_perm)
+        self.skipped = 0  # rows from_rows could not use (other signature format)
+        self._entries: dict[str, tuple[str, float, bytes]] = {}
+        # One dict per band: hash of the band's bytes -> key, or a list of keys when
+        # several articles share the band (a plain str saves a container per entry).
+        self._buckets: list[dict[int, str | list[str]]] = [{} for _ in range(self.bands)]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def _band_hashes(self, hv: bytes) -> list[int]:
+        width = 4 * self.rows
+        return [hash(hv[i * width : (i + 1) * width]) for i in range(self.bands)]
+
+    def add(self, key: str, story_id: str, sig: bytes, seen_at: float) -> None:
+        """Index an article; re-adding a key replaces its entry. Empty signatures are ignored."""
+        if key in self._entries:
+            self.remove(key)
+        if not sig:
+            return
+        hv = _hashvalues(sig, self.num_perm)
+        self._entries[key] = (story_id, seen_at, hv)
+        for bucket, h in zip(self._buckets, self._band_hashes(hv), strict=True):
+            held = bucket.get(h)
+            if held is None:
+                bucket[h] = key
+            elif isinstance(held, str):
+                bucket[h] = [held, key]
+            else:
+                held.append(key)
+
+    def remove(self, key: str) -> None:
+        """Forget an article (its text changed, or it was deleted); unknown keys are ignored."""
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        for bucket, h in zip(self._buckets, self._band_hashes(entry[2]), strict=True):
+            held = bucket.get(h)
+            if held == key:
+                del bucket[h]
+            elif isinstance(held, list):
+                held.remove(key)
+                if len(held) == 1:
+                    bucket[h] = held[0]
+
+    def _candidates(self, hv: bytes) -> set[str]:
+        found: set[str] = set()
+        for bucket, h in zip(self._buckets, self._band_hashes(hv), strict=True):
+            held = bucket.get(h)
+            if isinstance(held, str):
+                found.add(held)
+            elif held is not None:
+                found.update(held)
+        return found
+
+    def find(self, sig: bytes, now: float | None = None) -> str | None:
+        """Story id of the best near-duplicate seen within the window before ``now``
+        (default: the current time), or None. Ties go to the earliest article."""
+        if not sig:
+            return None
+        hv = _hashvalues(sig, self.num_perm)
+        cutoff = (time.time() if now is None else now) - self.window
+        best: tuple[float, float] | None = None
+        best_story: str | None = None
+        for key in self._candidates(hv):
+            story_id, seen_at, other = self._entries[key]
+            if seen_at < cutoff:
+                continue
+            score = (_agreement(hv, other), -seen_at)
+            if score[0] >= self.threshold and (best is None or score > best):
+                best, best_story = score, story_id
+        return best_story
+
+    def prune(self, now: float) -> int:
+        """Drop the articles older than the window; returns how many were dropped."""
+        cutoff = now - self.window
+        old = [key for key, (_, seen_at, _) in self._entries.items() if seen_at < cutoff]
+        for key in old:
+            self.remove(key)
+        return len(old)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, str, bytes, float]], **kw: float) -> StoryIndex:
+        """Rebuild from stored (key, story_id, signature, seen_at) rows.
+
+        Select only rows within the window (or call prune afterwards). Rows whose
+        signature has another format version are skipped and counted in ``skipped``.
+        """
+        index = cls(**kw)  # type: ignore[arg-type]
+        for key, story_id, sig, seen_at in rows:
+            if sig and sig[0] != FORMAT_VERSION:
+                index.skipped += 1
+                continue
+            index.add(key, story_id, sig, seen_at)
+        if index.skipped:
+            log.warning("dedup: skipped %d signatures of another format version", index.skipped)
+        return index

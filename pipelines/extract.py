@@ -1,0 +1,322 @@
+"""Article extraction: one HTML page in, the article in seed text form out.
+
+trafilatura finds the article body; this module adds what the rest of balkanwatch
+relies on and trafilatura leaves loose: bytes decoded by their declared charset,
+the seed text form (title on the first line, never twice), a published time in
+one comparable form, the page's declared language reduced to ISO 639-1, and an
+absolute canonical URL. Pure: no Scrapy, no I/O, never raises on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from urllib.parse import urljoin, urlsplit
+
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement
+from trafilatura.settings import Document
+from trafilatura.utils import detect_encoding, load_html
+from w3lib.encoding import html_to_unicode
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    title: str | None
+    text: str  # seed form: title on the first line, then the body
+    body: str  # the body alone, without the title line
+    published: str | None  # ISO 8601 date or datetime (UTC when the page gives an offset)
+    author: str | None
+    language: str | None  # ISO 639-1 declared by the page, None if unknown or implausible
+    sitename: str | None
+    canonical_url: str | None  # absolute, from <link rel="canonical"> or og:url
+
+
+def extract_article(html: str | bytes, url: str | None = None) -> Extracted | None:
+    """None when the page holds no article text."""
+    tree = _parse(html)
+    if tree is None:
+        return None
+    _unwrap_layout_tables(tree)
+    try:
+        doc = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            include_comments=False,
+            include_tables=True,
+            with_metadata=True,
+            # no extensive search: it takes "© 2026" in a footer for the publication date
+            date_extraction_params={"extensive_search": False, "original_date": True},
+        )
+    except Exception:  # hostile pages reach third-party code: one bad page must not stop a crawl
+        LOGGER.warning("trafilatura failed on %s", url, exc_info=True)
+        return None
+    if not isinstance(doc, Document):  # None: nothing found (a dict only if as_dict were set)
+        return None
+    title = _clean_line(doc.title)
+    body = _drop_leading_title(_clean_body(doc.text or ""), title)
+    if not _is_article_text(body, tree):
+        return None
+    return Extracted(
+        title=title,
+        text=f"{title}\n{body}" if title else body,
+        body=body,
+        published=_published(tree) or _iso_date(doc.date),
+        author=_clean_line(doc.author),
+        language=_plausible_language(_declared_language(tree), body),
+        sitename=_clean_line(doc.sitename),
+        canonical_url=_canonical_url(tree, url),
+    )
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def _parse(html: str | bytes) -> HtmlElement | None:
+    if isinstance(html, bytes):
+        html = _decode(html)
+    if not isinstance(html, str) or not html.strip():
+        return None
+    try:
+        tree = load_html(html)
+    except (ValueError, TypeError, etree.LxmlError):
+        return None
+    return tree if isinstance(tree, HtmlElement) else None
+
+
+def _decode(data: bytes) -> str:
+    """Valid UTF-8 first, then BOM, <meta charset>, a guess; never raises.
+
+    UTF-8 that validates is almost never another encoding, and outlets that moved to
+    UTF-8 often keep an old windows-1250/1251 declaration in the template; otherwise
+    the declared charset (what Scrapy and browsers follow) beats a statistical guess.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    _, text = html_to_unicode(None, data, auto_detect_fun=_guess_encoding)
+    return text
+
+
+def _guess_encoding(data: bytes) -> str | None:
+    guesses = detect_encoding(data)
+    return guesses[0] if guesses else None
+
+
+_BLOCK_TAGS = {"p", "div", "table", "ul", "ol", "dl", "blockquote", "figure", "section", "article"}
+_BLOCK_TAGS |= {f"h{level}" for level in range(1, 7)}
+
+
+def _unwrap_layout_tables(tree: HtmlElement) -> None:
+    """Turn single-column tables into plain blocks.
+
+    Blogger wraps every captioned image in a one-column table ("tr-caption-container"),
+    and older portals lay out whole articles in them; neither is data, so rendering
+    them as `| caption |` rows would put table syntax around ordinary sentences.
+    """
+    for table in reversed(tree.xpath("//table")):  # innermost first
+        sections = table.xpath("./thead | ./tbody | ./tfoot")
+        rows = table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr")
+        cells = [row.xpath("./td | ./th") for row in rows]
+        if not rows or any(len(row_cells) > 1 for row_cells in cells):
+            continue
+        for cell in (cell for row_cells in cells for cell in row_cells):
+            if not "".join(cell.itertext()).strip():  # an image alone: link-dense, sinks its block
+                cell.drop_tree()
+            else:
+                cell.tag = "div" if any(child.tag in _BLOCK_TAGS for child in cell) else "p"
+                _strip_table_attributes(cell)
+        for element in [table, *sections, *rows]:
+            element.tag = "div"
+            _strip_table_attributes(element)
+
+
+def _strip_table_attributes(element: HtmlElement) -> None:
+    # trafilatura's class/id furniture rules skip table parts; as divs, Blogger's
+    # "tr-caption-container" would read as image furniture and lose the caption
+    element.attrib.pop("class", None)
+    element.attrib.pop("id", None)
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+def _clean_line(value: str | None) -> str | None:
+    line = " ".join((value or "").split())
+    return line or None
+
+
+def _clean_body(text: str) -> str:
+    """Trailing blanks off every line, at most one empty line in a row, none at the ends."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    kept: list[str] = []
+    for line in lines:
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def _comparable(line: str) -> str:
+    return " ".join(re.findall(r"\w+", line.casefold()))
+
+
+def _drop_leading_title(body: str, title: str | None) -> str:
+    """The h1 often survives into the body; the seed form has the title once, on top."""
+    if not title:
+        return body
+    first, _, rest = body.partition("\n")
+    if _comparable(first) == _comparable(title):
+        return rest.lstrip("\n")
+    return body
+
+
+def _is_article_text(body: str, tree: HtmlElement) -> bool:
+    """False for no words at all, or for a body made mostly of the page's own link texts.
+
+    trafilatura's fallbacks return *something* for nearly any page, so a section
+    front or a page that is only navigation would otherwise come back as an article.
+    """
+    lines = [_comparable(line.removeprefix("- ")) for line in body.splitlines()]
+    total = sum(len(line) for line in lines)
+    if total == 0:
+        return False
+    anchors = {_comparable(a.text_content()) for a in tree.iter("a")}
+    linked = sum(len(line) for line in lines if line in anchors)
+    return linked / total <= 0.5
+
+
+# --- metadata --------------------------------------------------------------------------------
+
+_PUBLISHED_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "date.issued",
+    "dc.date.issued",
+    "publish-date",
+    "pubdate",
+)
+_ISO_START = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+
+
+def _published(tree: HtmlElement) -> str | None:
+    """The publisher's own statement: meta tags, then JSON-LD, before any heuristic guess.
+
+    trafilatura's date (htmldate) is day-precision and may come from the URL or the
+    text; alerts want the minute the outlet declared, so it is only the fallback.
+    """
+    for meta in tree.iterfind(".//meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        if key in _PUBLISHED_META and (found := _iso_date(meta.get("content"))):
+            return found
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        for node in _json_ld_nodes(script.text or ""):
+            if found := _iso_date(node.get("datePublished")):
+                return found
+    return None
+
+
+def _json_ld_nodes(raw: str) -> list[dict]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return []
+    nodes: list[dict] = []
+    pending = [data]
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            nodes.append(item)
+            pending.extend(v for k, v in item.items() if k == "@graph")
+    return nodes
+
+
+def _iso_date(value: object) -> str | None:
+    """ISO 8601 out, or None: aware datetimes in UTC so stored values sort as text."""
+    if not isinstance(value, str) or not _ISO_START.match(value):
+        return None
+    value = value.strip()
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value).isoformat()
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat()
+
+
+_ISO_639_2 = {  # the region's three-letter codes seen in lang attributes
+    "alb": "sq", "sqi": "sq", "bos": "bs", "bul": "bg", "eng": "en", "ell": "el", "gre": "el",
+    "hrv": "hr", "mkd": "mk", "mac": "mk", "ron": "ro", "rum": "ro", "slv": "sl", "srp": "sr",
+    "tur": "tr", "hun": "hu", "deu": "de", "ger": "de", "rus": "ru", "ukr": "uk",
+}  # fmt: skip
+
+
+def _declared_language(tree: HtmlElement) -> str | None:
+    candidates = [tree.get("lang"), tree.get("xml:lang")]  # the HTML parser keeps the prefix
+    for meta in tree.iterfind(".//meta"):
+        key = (meta.get("http-equiv") or meta.get("name") or meta.get("property") or "").lower()
+        if key in ("content-language", "language", "og:locale", "dc.language"):
+            candidates.append(meta.get("content"))
+    for candidate in candidates:
+        if code := _iso_639_1(candidate):
+            return code
+    return None
+
+
+def _iso_639_1(tag: str | None) -> str | None:
+    primary = re.split(r"[-_,;\s]", (tag or "").strip().lower(), maxsplit=1)[0]
+    if re.fullmatch(r"[a-z]{2}", primary):
+        return primary
+    return _ISO_639_2.get(primary)
+
+
+_CYRILLIC_ONLY = {"bg", "mk", "ru", "uk", "be"}
+_CYRILLIC_POSSIBLE = _CYRILLIC_ONLY | {"sr", "bs", "sh", "cnr"}
+
+
+def _plausible_language(code: str | None, body: str) -> str | None:
+    """Drop a declared language the script contradicts.
+
+    Many regional sites keep WordPress' default lang="en-US" over Serbian or
+    Macedonian text; None lets the outlet's configured language win instead.
+    """
+    if code is None:
+        return None
+    letters = [c for c in body[:5000] if c.isalpha()]
+    if not letters:
+        return code
+    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters) / len(letters)
+    if cyrillic > 0.5 and code not in _CYRILLIC_POSSIBLE:
+        return None
+    if cyrillic < 0.05 and code in _CYRILLIC_ONLY:
+        return None
+    return code
+
+
+def _canonical_url(tree: HtmlElement, url: str | None) -> str | None:
+    hrefs = [
+        link.get("href")
+        for link in tree.iterfind(".//link")
+        if "canonical" in (link.get("rel") or "").lower().split()
+    ]
+    hrefs += [
+        meta.get("content") for meta in tree.iterfind(".//meta") if meta.get("property") == "og:url"
+    ]
+    for href in hrefs:
+        absolute = urljoin(url or "", (href or "").strip())
+        parts = urlsplit(absolute)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return absolute
+    return None

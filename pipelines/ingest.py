@@ -1,0 +1,189 @@
+"""Ingest: one extracted article -> its story, its topic matches and its alerts, in one transaction.
+
+This is the heart of "one story, one alert": the article row, its matches and the pending alert rows
+commit together, so a crash either loses the whole article (and it is fetched again next time,
+because the seen-set is the articles table itself) or keeps all of it with its alerts in the outbox.
+Alerts are keyed by (subscriber, story, topic), so a copy of a story at another URL or outlet, or an
+updated article, can never queue a second alert for the same topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from balkanwatch.config import Config
+from pipelines.dedup import StoryIndex, content_hash, signature
+from pipelines.store import Store, utcnow
+from pipelines.topics import TopicMatch, TopicMatcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Document:
+    """An extracted article page, ready to be stored."""
+
+    url: str  # canonical URL
+    outlet: str
+    title: str | None
+    text: str  # seed form
+    body: str
+    published: str | None
+    language: str | None
+    author: str | None = None
+    sitename: str | None = None
+    aliases: tuple[str, ...] = ()
+    fetched_at: str = field(default_factory=utcnow)
+
+
+@dataclass
+class IngestResult:
+    article_id: int
+    story_id: int
+    status: str  # new | duplicate | updated | unchanged
+    topics: list[str]  # topics matched
+    alerts_queued: int
+
+
+def matches_as_rows(matches: list[TopicMatch]) -> list[dict[str, Any]]:
+    return [
+        {"topic": m.name, "terms": list(m.terms), "where": list(m.where), "snippet": m.snippet}
+        for m in matches
+    ]
+
+
+def alert_rows(config: Config, story_id: int, article_id: int, topics: list[str]) -> list[dict]:
+    """The outbox rows an article's new topic matches call for, one per subscriber and topic."""
+    rows = []
+    for sub in config.subscribers:
+        for topic in topics:
+            if not sub.wants(topic):
+                continue
+            rows.append(
+                {
+                    "subscriber": sub.name,
+                    "kind": "digest-item" if sub.digest else "instant",
+                    "story_id": story_id,
+                    "topic": topic,
+                    "article_id": article_id,
+                    "dedup_key": f"story:{sub.name}:{story_id}:{topic}",
+                }
+            )
+    return rows
+
+
+class Ingester:
+    """Holds what ingesting needs across articles: the store, the matcher and the story index."""
+
+    def __init__(
+        self, store: Store, config: Config, matcher: TopicMatcher, index: StoryIndex
+    ) -> None:
+        self.store, self.config, self.matcher, self.index = store, config, matcher, index
+
+    def ingest(self, doc: Document) -> IngestResult:
+        store = self.store
+        digest = content_hash(doc.body)
+        sig = signature(doc.body)
+        with store.transaction():
+            existing = store.article_id_for(doc.url)
+            if existing is None:
+                for alias in doc.aliases:
+                    existing = store.article_id_for(alias)
+                    if existing is not None:
+                        break
+            if existing is not None:
+                result = self._update(existing, doc, digest, sig)
+            else:
+                result = self._insert(doc, digest, sig)
+            store.add_aliases(result.article_id, [doc.url, *doc.aliases])
+        if result.status in ("new", "duplicate", "updated"):
+            # The index follows the database only after commit, so a rollback leaves no ghost entry.
+            key = str(result.article_id)
+            self.index.remove(key)
+            self.index.add(key, str(result.story_id), sig, _ts(doc.fetched_at))
+        if result.topics and not self.config.subscribers:
+            log.info("Match without subscribers: %s %s -> %s", doc.outlet, doc.url, result.topics)
+        return result
+
+    def _find_story(self, digest: str, sig: bytes) -> int | None:
+        story = self.store.story_by_hash(digest)
+        if story is None:
+            found = self.index.find(sig)
+            story = int(found) if found is not None else None
+        return story
+
+    def _insert(self, doc: Document, digest: str, sig: bytes) -> IngestResult:
+        story = self._find_story(digest, sig)
+        row = {
+            "url": doc.url,
+            "outlet": doc.outlet,
+            "title": doc.title,
+            "text": doc.text,
+            "published": doc.published,
+            "fetched_at": doc.fetched_at,
+            "language": doc.language,
+            "author": doc.author,
+            "sitename": doc.sitename,
+            "story_id": story,
+            "content_hash": digest,
+            "signature": sig,
+        }
+        article_id = self.store.insert_article(row)
+        self.store.index_search(article_id, doc.title or "", doc.body)
+        story_id = story or article_id
+        matches = self.matcher.match(doc.title or "", doc.body)
+        topics = [m.name for m in matches]
+        self.store.replace_matches(article_id, matches_as_rows(matches))
+        queued = self._queue(story_id, article_id, topics)
+        return IngestResult(
+            article_id, story_id, "duplicate" if story else "new", topics, queued
+        )
+
+    def _update(self, article_id: int, doc: Document, digest: str, sig: bytes) -> IngestResult:
+        old = self.store.article(article_id)
+        assert old is not None
+        story_id = int(old["story_id"])
+        if old["content_hash"] == digest and old["title"] == doc.title:
+            return IngestResult(article_id, story_id, "unchanged", [], 0)
+        self.store.update_article(
+            article_id,
+            {
+                "title": doc.title,
+                "text": doc.text,
+                "published": doc.published or old["published"],
+                "language": doc.language or old["language"],
+                "content_hash": digest,
+                "signature": sig,
+                "updated_at": doc.fetched_at,
+            },
+        )
+        self.store.index_search(article_id, doc.title or "", doc.body)
+        before = self.store.matched_topics(article_id)
+        matches = self.matcher.match(doc.title or "", doc.body)
+        self.store.replace_matches(article_id, matches_as_rows(matches))
+        # An edit alerts only for topics the article did not match before.
+        new_topics = [m.name for m in matches if m.name not in before]
+        queued = self._queue(story_id, article_id, new_topics)
+        return IngestResult(article_id, story_id, "updated", [m.name for m in matches], queued)
+
+    def _queue(self, story_id: int, article_id: int, topics: list[str]) -> int:
+        return sum(
+            self.store.queue_alert(row)
+            for row in alert_rows(self.config, story_id, article_id, topics)
+        )
+
+
+def _ts(iso_time: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso_time).timestamp()
+
+
+def build_index(store: Store, window_days: float) -> StoryIndex:
+    """Rebuild the near-duplicate index from the stored signatures of the window."""
+    from datetime import UTC, datetime, timedelta
+
+    since = (datetime.now(UTC) - timedelta(days=window_days)).isoformat(timespec="seconds")
+    return StoryIndex.from_rows(store.signatures_since(since), window_days=window_days)

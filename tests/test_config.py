@@ -1,0 +1,200 @@
+"""Configuration: loading, ${VAR} expansion, and one test per kind of error (file + entry named)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from balkanwatch.config import ConfigError, load_config, parse_interval
+from tests.support import ROOT, write_config
+
+OUTLET = {
+    "name": "fixture",
+    "title": "Fixture News",
+    "homepage": "https://news.example.org/",
+    "language": "sq",
+    "country": "XK",
+    "feeds": ["https://news.example.org/feed/"],
+}
+SECRET = "s3cr3t-Pa55"
+
+
+def make(tmp_path: Path, **overrides: object) -> Path:
+    return write_config(
+        tmp_path / "cfg",
+        overrides.pop("outlets", [OUTLET]),  # type: ignore[arg-type]
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def test_shipped_configuration_is_valid() -> None:
+    cfg = load_config(ROOT / "config", env={})
+    assert cfg.outlets and all(o.homepage.startswith("http") for o in cfg.outlets)
+    assert [t.name for t in cfg.topics] == ["kosovo-security"]
+    assert cfg.topics[0].keywords == ["Kosovo", "NATO", "KFOR"]
+    assert cfg.subscribers == []  # nothing that needs secrets
+    assert cfg.settings.timezone == "Europe/Belgrade"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("15m", 900), ("90s", 90), ("2h", 7200), ("1d", 86400), (30, 30), ("0.5m", 30)],
+)
+def test_interval_units(value: object, seconds: float) -> None:
+    assert parse_interval(value) == seconds  # type: ignore[arg-type]
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    cfg_dir = make(tmp_path, settings={"interval": "10m"})
+    cfg = load_config(env={"BALKANWATCH_CONFIG": str(cfg_dir), "BALKANWATCH_DB": "/tmp/x.db"})
+    assert cfg.directory == cfg_dir
+    assert str(cfg.database) == "/tmp/x.db"
+    assert cfg.interval_of(cfg.outlets[0]) == 600
+
+
+def test_variables_are_expanded(tmp_path: Path) -> None:
+    subs = [{"name": "desk", "urls": ["mailtos://bw:${SMTP_PASS}@smtp.example.org?to=a@b.c"]}]
+    cfg = load_config(make(tmp_path, subscribers=subs), env={"SMTP_PASS": SECRET})
+    assert SECRET in cfg.subscribers[0].urls[0]
+
+
+# (file, what to write, words the message must contain)
+ERRORS = [
+    (
+        "outlets.yaml",
+        {"outlets": [{**OUTLET, "colour": "red"}]},
+        ["outlets.yaml", "outlets[0] (fixture)", "colour", "unknown key"],
+    ),
+    (
+        "outlets.yaml",
+        {"outlets": [{**OUTLET, "interval": "soon"}]},
+        ["outlets.yaml", "(fixture)", "interval", "bad interval"],
+    ),
+    (
+        "outlets.yaml",
+        {"outlets": [{**OUTLET, "feeds": ["ftp://news.example.org/feed"]}]},
+        ["outlets.yaml", "(fixture)", "feeds", "bad URL"],
+    ),
+    (
+        "outlets.yaml",
+        {"outlets": [OUTLET, {**OUTLET, "title": "Again"}]},
+        ["outlets.yaml", "outlets[1] (fixture)", "duplicate name"],
+    ),
+    (
+        "outlets.yaml",
+        {"outlets": [{**OUTLET, "article_pattern": "(unclosed"}]},
+        ["outlets.yaml", "(fixture)", "article_pattern"],
+    ),
+    (
+        "outlets.yaml",
+        {"outlets": [{k: v for k, v in OUTLET.items() if k != "homepage"}]},
+        ["outlets.yaml", "(fixture)", "homepage", "Field required"],
+    ),
+    (
+        "settings.yaml",
+        {"timezone": "Mars/Olympus"},
+        ["settings.yaml", "timezone", "unknown timezone"],
+    ),
+    (
+        "settings.yaml",
+        {"interval": "-5m"},
+        ["settings.yaml", "interval"],
+    ),
+    (
+        "topics.yaml",
+        {"topics": [{"name": "empty", "keywords": []}]},
+        ["topics.yaml", "topics[0] (empty)", "keywords"],
+    ),
+    (
+        "subscribers.yaml",
+        {"subscribers": [{"name": "desk", "urls": ["json://localhost"], "topics": ["sport"]}]},
+        ["subscribers.yaml", "subscribers[0] (desk)", "unknown topic 'sport'"],
+    ),
+    (
+        "subscribers.yaml",
+        {"subscribers": [{"name": "desk", "urls": ["json://localhost"], "digest": "weekly-ish"}]},
+        ["subscribers.yaml", "subscribers[0] (desk)", "digest"],
+    ),
+    (
+        "subscribers.yaml",
+        {"subscribers": [{"name": "desk", "urls": ["mailtos://u:${NOPE_PASS}@h?to=a@b.c"]}]},
+        ["subscribers.yaml", "NOPE_PASS", "not set"],
+    ),
+    (
+        "outlets.yaml",
+        "outlets: [name: x\n",
+        ["outlets.yaml", "not valid YAML"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("filename", "content", "expected"), ERRORS)
+def test_errors_name_file_entry_and_problem(
+    tmp_path: Path, filename: str, content: object, expected: list[str]
+) -> None:
+    cfg_dir = make(tmp_path)
+    text = content if isinstance(content, str) else yaml.safe_dump(content)
+    if filename == "settings.yaml":
+        base = yaml.safe_load((cfg_dir / filename).read_text())
+        text = yaml.safe_dump({**base, **content})  # type: ignore[dict-item]
+    (cfg_dir / filename).write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg_dir, env={})
+    for word in expected:
+        assert word in str(err.value)
+
+
+def test_secret_never_in_error(tmp_path: Path) -> None:
+    subs = [{"name": "desk", "urls": [f"mailtos://bw:{SECRET}@smtp.example.org?to=a@b.c"],
+             "digest": "whenever"}]
+    with pytest.raises(ConfigError) as err:
+        load_config(make(tmp_path, subscribers=subs), env={})
+    assert SECRET not in str(err.value)
+
+
+def test_missing_directory() -> None:
+    with pytest.raises(ConfigError, match="configuration directory not found"):
+        load_config("/nonexistent/bw-config", env={})
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "balkanwatch.cli", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_check_config_masks_secrets(tmp_path: Path) -> None:
+    subs = [
+        {
+            "name": "desk",
+            "urls": [
+                "mailtos://bw:${SMTP_PASS}@smtp.example.org?to=desk@example.org",
+                "slack://TA1B2C3D4/B0123456789/${SLACK_TOKEN}/#balkans",
+            ],
+        }
+    ]
+    cfg_dir = make(tmp_path, subscribers=subs)
+    import os
+
+    env = {**os.environ, "BALKANWATCH_CONFIG": str(cfg_dir), "SMTP_PASS": SECRET,
+           "SLACK_TOKEN": "xoxbSecretTokenValue123"}
+    done = run_cli("check-config", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "fixture" in done.stdout and "kosovo-security" in done.stdout and "desk" in done.stdout
+    assert "smtp.example.org" in done.stdout
+    assert SECRET not in done.stdout and "xoxbSecretTokenValue123" not in done.stdout
+
+
+def test_check_config_exit_code_on_error(tmp_path: Path) -> None:
+    import os
+
+    cfg_dir = make(tmp_path, outlets=[{**OUTLET, "interval": "soon"}])
+    done = run_cli("check-config", env={**os.environ, "BALKANWATCH_CONFIG": str(cfg_dir)})
+    assert done.returncode == 1
+    assert "outlets.yaml" in done.stderr and "fixture" in done.stderr
+    assert "Traceback" not in done.stderr
