@@ -216,9 +216,15 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def fill(index: dedup.StoryIndex, texts: Iterable[str]) -> tuple[list[float], list[float], int]:
-    """signature + find + add for each text; returns (total per article, find alone, hits)."""
-    totals, finds, hits = [], [], 0
+Row = tuple[str, str, bytes, float]
+
+
+def fill(
+    index: dedup.StoryIndex, texts: Iterable[str]
+) -> tuple[list[float], list[float], int, list[Row]]:
+    """signature + find + add for each text, as the pipeline does.
+    Returns (seconds per article, seconds of find alone, hits, the rows to store)."""
+    totals, finds, hits, rows = [], [], 0, []
     for i, text in enumerate(texts):
         start = time.perf_counter()
         sig = dedup.signature(text)
@@ -230,7 +236,8 @@ def fill(index: dedup.StoryIndex, texts: Iterable[str]) -> tuple[list[float], li
         totals.append(end - start)
         finds.append(t_add - t_find)
         hits += story is not None
-    return totals, finds, hits
+        rows.append((f"k{i}", story or f"s{i}", sig, float(i)))
+    return totals, finds, hits, rows
 
 
 def run_scale(n: int) -> None:

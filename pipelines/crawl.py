@@ -21,6 +21,7 @@ from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from balkanwatch.config import Outlet
 from crawler.items import ArticlePage
 from crawler.urls import canonical_url, is_own_domain
 from pipelines.alerts import Deliverer
@@ -44,14 +45,14 @@ def _extract_in_worker(html: bytes, encoding: str | None, url: str) -> dict[str,
     return asdict(result) if result else None
 
 
-def to_document(page: ArticlePage, ex: Extracted, domains: list[str]) -> Document:
+def to_document(page: ArticlePage, ex: Extracted, outlet: Outlet) -> Document:
     """Join what the page said about itself with what the feed said about it."""
     url = page.url
     aliases = set(page.aliases) | {page.url}
     if ex.canonical_url:
-        declared = canonical_url(ex.canonical_url)
+        declared = canonical_url(ex.canonical_url, outlet.homepage)
         # A page may only claim a canonical URL on its own outlet's domains.
-        if is_own_domain(declared, domains):
+        if is_own_domain(declared, outlet.own_domains()):
             url = declared
     aliases.discard(url)
     title = ex.title or page.feed_title
@@ -105,7 +106,7 @@ class ExtractPipeline:
             self.spider.runs[item.outlet].errors.append(f"{item.url}: no article text")  # type: ignore[attr-defined]
             raise DropItem(f"No article text in {item.url}")
         outlet = self.spider.config.outlet(item.outlet)  # type: ignore[attr-defined]
-        return to_document(item, Extracted(**data), outlet.own_domains())
+        return to_document(item, Extracted(**data), outlet)
 
 
 class IngestPipeline:

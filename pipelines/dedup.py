@@ -62,6 +62,11 @@ _DAY = 86400.0
 # LSH banding: a pair exactly at the threshold must become a candidate with at least
 # this probability; candidates are then verified, so a lower value only loses recall.
 _CANDIDATE_RECALL = 0.99
+# StoryIndex housekeeping: recent additions are merged into the sorted band arrays in
+# batches of at least this many (or 1/32 of the index), and removed slots are compacted
+# away once there are more than this many (and more than a quarter of the live ones).
+_MIN_MERGE = 256
+_MIN_COMPACT = 1024
 
 _CYRILLIC = {
     # Serbian, then Macedonian, then the other Cyrillic alphabets a Balkan outlet may quote.
@@ -229,13 +234,16 @@ class StoryIndex:
     Each article (key: its id or canonical URL) belongs to a story (story_id).
     ``find`` returns the story of the most similar recent article whose estimated
     Jaccard similarity is at least the threshold. Not thread-safe: one pipeline owns it.
+
+    Storage is numpy arrays indexed by slot, not one Python object per band entry:
+    at 100,000 articles that is about a third of the memory, no garbage-collector
+    pauses, and a rebuild that is one sort. Band hashes live in one sorted array
+    (binary search) plus a small dict of recent additions merged in from time to time;
+    removed articles leave dead slots that are compacted away once they are many.
     """
 
     def __init__(
-        self,
-        threshold: float = THRESHOLD,
-        num_perm: int = NUM_PERM,
-        window_days: float = WINDOW_DAYS,
+        self, threshold: float = THRESHOLD, num_perm: int = NUM_PERM, window_days: float = WINDOW_DAYS
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
@@ -243,102 +251,171 @@ class StoryIndex:
         self.num_perm = num_perm
         self.window = window_days * _DAY
         self.bands, self.rows = band_layout(threshold, num_perm)
-        self.skipped = 0  # rows from_rows could not use (other signature format)
-        self._entries: dict[str, tuple[str, float, bytes]] = {}
-        # One dict per band: hash of the band's bytes -> key, or a list of keys when
-        # several articles share the band (a plain str saves a container per entry).
-        self._buckets: list[dict[int, str | list[str]]] = [{} for _ in range(self.bands)]
+        self.skipped = 0  # rows from_rows could not use (other format, malformed)
+        # Odd multipliers, one per band and row: a band hash is a wrapping dot product.
+        gen = np.random.RandomState(_SEED + 1)
+        shape = (self.bands, self.rows)
+        self._mix = gen.randint(0, 1 << 62, shape, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        empty = np.empty((0, num_perm), dtype=np.uint32)
+        self._load([], [], np.empty(0), empty)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._slot_of)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._entries
+        return key in self._slot_of
 
-    def _band_hashes(self, hv: bytes) -> list[int]:
-        width = 4 * self.rows
-        return [hash(hv[i * width : (i + 1) * width]) for i in range(self.bands)]
+    def _band_hashes(self, hv: np.ndarray) -> np.ndarray:
+        """(m, num_perm) hash values -> (m, bands) band hashes."""
+        width = self.bands * self.rows
+        blocks = hv[:, :width].reshape(-1, self.bands, self.rows).astype(np.uint64)
+        return (blocks * self._mix).sum(axis=2, dtype=np.uint64)
+
+    def _load(self, keys: list[str], stories: list[str], seen: np.ndarray, hv: np.ndarray) -> None:
+        """Replace the contents with these articles (unique keys), banded in one sort."""
+        self._keys: list[str | None] = list(keys)  # slot -> key, None once removed
+        self._stories = list(stories)  # slot -> story id
+        self._slot_of = {key: slot for slot, key in enumerate(keys)}
+        self._hv = np.array(hv, dtype=np.uint32).reshape(-1, self.num_perm)
+        self._seen = np.array(seen, dtype=np.float64)
+        self._alive = np.ones(len(keys), dtype=bool)
+        hashes = self._band_hashes(self._hv).ravel()
+        order = np.argsort(hashes, kind="stable")
+        self._sorted_hash = hashes[order]
+        self._sorted_slot = (order // self.bands).astype(np.int32)
+        self._merged = len(keys)  # slots below this are in the sorted arrays
+        # band hash -> slot(s) added since the last merge; tuples of ints cost the GC nothing
+        self._recent: dict[int, int | tuple[int, ...]] = {}
+        self._dead = 0
+
+    def _reserve(self, size: int) -> None:
+        if size <= len(self._seen):
+            return
+        capacity = max(size, len(self._seen) * 3 // 2 + 64)
+        used = len(self._keys)
+        for name in ("_hv", "_seen", "_alive"):
+            old = getattr(self, name)
+            new = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
+            new[:used] = old[:used]
+            setattr(self, name, new)
 
     def add(self, key: str, story_id: str, sig: bytes, seen_at: float) -> None:
         """Index an article; re-adding a key replaces its entry. Empty signatures are ignored."""
-        if key in self._entries:
-            self.remove(key)
+        self.remove(key)
         if not sig:
             return
-        hv = _hashvalues(sig, self.num_perm)
-        self._entries[key] = (story_id, seen_at, hv)
-        for bucket, h in zip(self._buckets, self._band_hashes(hv), strict=True):
-            held = bucket.get(h)
-            if held is None:
-                bucket[h] = key
-            elif isinstance(held, str):
-                bucket[h] = [held, key]
-            else:
-                held.append(key)
+        hv = np.frombuffer(_hashvalues(sig, self.num_perm), dtype="<u4")
+        slot = len(self._keys)
+        self._reserve(slot + 1)
+        self._hv[slot], self._seen[slot], self._alive[slot] = hv, seen_at, True
+        self._keys.append(key)
+        self._stories.append(story_id)
+        self._slot_of[key] = slot
+        for h in self._band_hashes(hv[None, :])[0].tolist():
+            held = self._recent.get(h)
+            self._recent[h] = slot if held is None else (*_as_tuple(held), slot)
+        if slot + 1 - self._merged >= max(_MIN_MERGE, slot // 32):
+            self._merge()
+
+    def _merge(self) -> None:
+        """Move the recent additions into the sorted arrays (one pass, no full sort)."""
+        start, end = self._merged, len(self._keys)
+        hashes = self._band_hashes(self._hv[start:end]).ravel()
+        order = np.argsort(hashes, kind="stable")
+        slots = (order // self.bands + start).astype(np.int32)
+        hashes = hashes[order]
+        at = np.searchsorted(self._sorted_hash, hashes)
+        self._sorted_hash = np.insert(self._sorted_hash, at, hashes)
+        self._sorted_slot = np.insert(self._sorted_slot, at, slots)
+        self._merged = end
+        self._recent.clear()
 
     def remove(self, key: str) -> None:
         """Forget an article (its text changed, or it was deleted); unknown keys are ignored."""
-        entry = self._entries.pop(key, None)
-        if entry is None:
+        slot = self._slot_of.pop(key, None)
+        if slot is None:
             return
-        for bucket, h in zip(self._buckets, self._band_hashes(entry[2]), strict=True):
-            held = bucket.get(h)
-            if held == key:
-                del bucket[h]
-            elif isinstance(held, list):
-                held.remove(key)
-                if len(held) == 1:
-                    bucket[h] = held[0]
+        self._keys[slot] = None
+        self._alive[slot] = False
+        self._dead += 1
+        self._maybe_compact()
 
-    def _candidates(self, hv: bytes) -> set[str]:
-        found: set[str] = set()
-        for bucket, h in zip(self._buckets, self._band_hashes(hv), strict=True):
-            held = bucket.get(h)
-            if isinstance(held, str):
-                found.add(held)
-            elif held is not None:
-                found.update(held)
-        return found
+    def _maybe_compact(self) -> None:
+        if self._dead > max(_MIN_COMPACT, len(self._slot_of) // 4):
+            live = np.flatnonzero(self._alive[: len(self._keys)])
+            keys = [self._keys[i] for i in live.tolist()]
+            stories = [self._stories[i] for i in live.tolist()]
+            self._load(keys, stories, self._seen[live], self._hv[live])  # type: ignore[arg-type]
+
+    def _candidates(self, hv: np.ndarray) -> np.ndarray:
+        """Live slots that share at least one band with these hash values."""
+        query = self._band_hashes(hv[None, :])[0]
+        lo = np.searchsorted(self._sorted_hash, query, side="left").tolist()
+        hi = np.searchsorted(self._sorted_hash, query, side="right").tolist()
+        parts = [self._sorted_slot[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
+        for h in query.tolist():
+            held = self._recent.get(h)
+            if held is not None:
+                parts.append(np.array(_as_tuple(held), dtype=np.int32))
+        if not parts:
+            return np.empty(0, dtype=np.int32)
+        slots = np.unique(np.concatenate(parts))
+        return slots[self._alive[slots]]
 
     def find(self, sig: bytes, now: float | None = None) -> str | None:
         """Story id of the best near-duplicate seen within the window before ``now``
         (default: the current time), or None. Ties go to the earliest article."""
         if not sig:
             return None
-        hv = _hashvalues(sig, self.num_perm)
+        hv = np.frombuffer(_hashvalues(sig, self.num_perm), dtype="<u4")
         cutoff = (time.time() if now is None else now) - self.window
-        best: tuple[float, float] | None = None
-        best_story: str | None = None
-        for key in self._candidates(hv):
-            story_id, seen_at, other = self._entries[key]
-            if seen_at < cutoff:
-                continue
-            score = (_agreement(hv, other), -seen_at)
-            if score[0] >= self.threshold and (best is None or score > best):
-                best, best_story = score, story_id
-        return best_story
+        slots = self._candidates(hv)
+        slots = slots[self._seen[slots] >= cutoff]
+        if not len(slots):
+            return None
+        agree = np.count_nonzero(self._hv[slots] == hv, axis=1)
+        best = np.lexsort((self._seen[slots], -agree))[0]
+        if agree[best] < self.threshold * self.num_perm - 1e-9:
+            return None
+        return self._stories[int(slots[best])]
 
     def prune(self, now: float) -> int:
         """Drop the articles older than the window; returns how many were dropped."""
-        cutoff = now - self.window
-        old = [key for key, (_, seen_at, _) in self._entries.items() if seen_at < cutoff]
-        for key in old:
-            self.remove(key)
+        used = len(self._keys)
+        old = np.flatnonzero(self._alive[:used] & (self._seen[:used] < now - self.window))
+        for slot in old.tolist():
+            del self._slot_of[self._keys[slot]]  # type: ignore[arg-type]
+            self._keys[slot] = None
+        self._alive[old] = False
+        self._dead += len(old)
+        self._maybe_compact()
         return len(old)
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, bytes, float]], **kw: float) -> StoryIndex:
-        """Rebuild from stored (key, story_id, signature, seen_at) rows.
+        """Rebuild from stored (key, story_id, signature, seen_at) rows, in one sort.
 
-        Select only rows within the window (or call prune afterwards). Rows whose
-        signature has another format version are skipped and counted in ``skipped``.
+        Select only rows within the window (or call prune afterwards). A later row for
+        the same key replaces an earlier one, as add() would. Rows whose signature has
+        another format version or is malformed are skipped and counted in ``skipped``.
         """
         index = cls(**kw)  # type: ignore[arg-type]
+        latest: dict[str, tuple[str, bytes, float]] = {}
         for key, story_id, sig, seen_at in rows:
-            if sig and sig[0] != FORMAT_VERSION:
-                index.skipped += 1
+            latest.pop(key, None)
+            if not sig:
                 continue
-            index.add(key, story_id, sig, seen_at)
+            try:
+                latest[key] = (story_id, _hashvalues(sig, index.num_perm), seen_at)
+            except ValueError:
+                index.skipped += 1
+        values = list(latest.values())
+        hv = np.frombuffer(b"".join(v[1] for v in values), dtype="<u4")
+        index._load(list(latest), [v[0] for v in values], np.array([v[2] for v in values]), hv)
         if index.skipped:
-            log.warning("dedup: skipped %d signatures of another format version", index.skipped)
+            log.warning("dedup: skipped %d stored signatures of another format", index.skipped)
         return index
+
+
+def _as_tuple(held: int | tuple[int, ...]) -> tuple[int, ...]:
+    return held if isinstance(held, tuple) else (held,)

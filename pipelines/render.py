@@ -105,6 +105,13 @@ def _md_link(url: str, label: str) -> str:
     return f"[{md_escape(label)}](<{target}>)"
 
 
+def _visible_url(url: str, margin: str) -> str:
+    """The address as text too: the plain-text part apprise derives from the HTML drops hrefs,
+    and on a phone it can be copied."""
+    style = f"{margin};font-size:13px;color:#555555;word-break:break-all"
+    return f'<div style="{style}">{html.escape(clean_line(url))}</div>'
+
+
 def _html_link(url: str, label: str, style: str = "color:#0b57d0") -> str:
     target = safe_url(url)
     if target is None:
@@ -233,21 +240,23 @@ def _snippet(snippet: str, terms: Sequence[str], limit: int, style: Style) -> st
 # -- times -----------------------------------------------------------------------------------
 
 
+def _date(local: datetime) -> str:
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+
+
 def format_time(moment: datetime, tz: tzinfo) -> str:
     """`1 Dec 2026 08:15 CET`: the same in every locale, and the zone says which hour it is."""
     local = moment.astimezone(tz)
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year} {local:%H:%M} {local.tzname()}"
+    return f"{_date(local)} {local:%H:%M} {local.tzname()}"
 
 
 def format_period(start: datetime, end: datetime, tz: tzinfo, zone: bool = True) -> str:
     """`1 Dec 2026 08:00–09:00 CET`, or both dates when the period spans midnight."""
     first, last = start.astimezone(tz), end.astimezone(tz)
-    date = f"{first.day} {_MONTHS[first.month - 1]} {first.year}"
     suffix = f" {last.tzname()}" if zone else ""
     if first.date() == last.date():
-        return f"{date} {first:%H:%M}–{last:%H:%M}{suffix}"
-    later = f"{last.day} {_MONTHS[last.month - 1]} {last.year}"
-    return f"{date} {first:%H:%M} – {later} {last:%H:%M}{suffix}"
+        return f"{_date(first)} {first:%H:%M}–{last:%H:%M}{suffix}"
+    return f"{_date(first)} {first:%H:%M} – {_date(last)} {last:%H:%M}{suffix}"
 
 
 def _when(story: StoryView, tz: tzinfo) -> str:
@@ -346,6 +355,7 @@ def _instant_html(
     button = "display:inline-block;padding:8px 16px;background:#0b57d0;color:#ffffff;"
     button += "border-radius:4px;text-decoration:none"
     parts.append(f'<p style="{_PARA}">{_html_link(story.url, "Read the story", button)}</p>')
+    parts.append(_visible_url(story.url, _PARA))
     also = _also(story)
     if also:
         links = ", ".join(_html_link(url, name) for name, url in also)
@@ -458,6 +468,7 @@ def _digest_html(
                 f'<div style="font-size:14px;color:#555555">'
                 f"{html.escape(_outlets(story))} · {html.escape(_when(story, tz))}</div>"
                 + (f'<div style="font-size:15px">{snippet}</div>' if snippet else "")
+                + _visible_url(story.url, "margin:0")
                 + "</div>"
             )
     return _PAGE.format(body="".join(f"{p}\n" for p in parts))
@@ -568,21 +579,15 @@ def _page_segment(segment: str) -> str:
 def _looks_like_token(segment: str) -> bool:
     """Webhook ids and keys (`T0001AB2C`, `bot123:AAH…`, 18-digit ids) as opposed to page paths
     (`2026`, `kosovo-nato-talks-2026.html`, `news`)."""
-    if not re.fullmatch(r"[\w\-.~:=+%]{8,}", segment):
+    if not re.fullmatch(r"[\w\-.~:=+%]{8,}", segment) or _SLUG.match(segment):
         return False
     if segment.isdigit():
         return len(segment) >= 15
-    has_digit = any(c.isdigit() for c in segment)
-    has_upper = any(c.isupper() for c in segment)
-    has_lower = any(c.islower() for c in segment)
-    if _SLUG.match(segment):
-        return False
-    return (has_digit and (has_upper or has_lower)) or (len(segment) >= 20 and has_upper)
+    has_digit, has_upper = any(c.isdigit() for c in segment), any(c.isupper() for c in segment)
+    return (has_digit and any(c.isalpha() for c in segment)) or (len(segment) >= 20 and has_upper)
 
 
 def _mask_query(query: str) -> str:
-    if not query:
-        return query
     items = []
     for item in query.split("&"):
         key, eq, value = item.partition("=")

@@ -119,7 +119,8 @@ _VOWELS = frozenset("aeiouy")
 # sq Kosova, Kosovë, Kosovës, Kosovën; el Κοσόβου. Not -i: "kosovi" are blackbirds.
 _STEM_CASES_O = ("a", "u", "om", "e", "es", "en", "ou")
 # ... replacing a feminine -a: sr Vjose, Vjosi, Vjosu, Vjosom; sq Vjosë, Vjosës, Vjosën.
-_STEM_CASES_A = ("e", "i", "u", "om", "o", "es", "en")
+# Not the vocative -o: Kina -> "kino" is a cinema.
+_STEM_CASES_A = ("e", "i", "u", "om", "es", "en")
 # Slavic endings after a stem ending in a vowel, with the j that Serbian inserts: Rubio ->
 # Rubija, Rubiju, Rubiom; Kurti -> Kurtija, Kurtijem. No bare -a: "Rubia" is Spanish for blonde.
 _J_CASES = ("ja", "je", "ji", "ju", "jem", "jom", "om")
@@ -128,9 +129,10 @@ _J_CASES = ("ja", "je", "ji", "ju", "jem", "jom", "om")
 _AFTER_VOWEL = ("s", "n", "t", "ja", "je", "ne", "se", "ve", "ul", "ului")
 # Added to a whole lemma ending in a consonant: sr Brisela, Briselu, Briselom, Lajčakom;
 # sq Brukseli, Brukselit, Brukselin, Lajçaku, Lajçakut; mk -от; ro -ul, -ului; en -s.
+# Not sq plural -et: Trump -> "trumpet".
 _AFTER_CONSONANT = (
     "a", "u", "om", "em", "e", "i", "ima", "ovi", "ove", "ova", "ovima",
-    "it", "in", "ut", "un", "es", "en", "et", "ve", "eve", "ot", "on", "ul", "ului", "s",
+    "it", "in", "ut", "un", "es", "en", "ve", "eve", "ot", "on", "ul", "ului", "s",
 )  # fmt: skip
 # Adjective endings after -sk- (kosovski, kosovskog, mk косовскиот, bg косовските, косовския)
 # and possessive endings after -ov/-ev/-in (Lajčakov, Kurtijeva, Vjosin).
@@ -237,27 +239,34 @@ class _Word:
         return token.startswith(self.prefix) if self.prefix else token in self.forms
 
 
-def _compile_word(raw: str) -> _Word:
-    is_prefix = raw.endswith("*")
-    core = raw.rstrip("*")
+def _compile_word(core: str, is_prefix: bool) -> _Word:
     folded = normalise(core)
     if not re.fullmatch(r"\w+", folded):
-        raise ValueError(f"keyword word {raw!r} must be letters or digits")
+        raise ValueError(f"keyword word {core!r} must be letters or digits")
     acronym = len(core) if core.isalpha() and core.isupper() and len(core) >= 2 else 0
     joined = frozenset(_JOINED_ACRONYM if acronym else _JOINED_ANY)
     if is_prefix:
         if len(folded) < _MIN_PREFIX:
-            raise ValueError(f"prefix {raw!r} is too short: it would match almost any word")
+            raise ValueError(f"prefix {core + '*'!r} is too short: it would match almost any word")
         return _Word(frozenset(), folded, joined, acronym, folded)
     forms = _acronym_forms(folded, acronym) if acronym else _lemma_forms(folded)
     return _Word(frozenset(forms), None, joined, acronym, folded)
 
 
+# Words of a keyword: spaces, hyphens and apostrophes separate them, as _GAP_RE does in the text,
+# so "Herceg-Novi" also finds "Herceg Novi" and "O'Brien" finds "O’Brien".
+_KEYWORD_WORD = re.compile(r"[^\s'\u2019\u2010\u2011-]+")
+
+
 def _compile_keyword(raw: str) -> tuple[_Word, ...]:
-    words = tuple(_compile_word(w) for w in raw.split())
-    if not words:
-        raise ValueError("empty keyword")
-    return words
+    """A keyword as its words; a final * makes the last word a prefix."""
+    core = raw.strip()
+    is_prefix = core.endswith("*")
+    parts = _KEYWORD_WORD.findall(core[:-1] if is_prefix else core)
+    if not parts:
+        raise ValueError(f"empty keyword {raw!r}")
+    last = len(parts) - 1
+    return tuple(_compile_word(p, is_prefix and i == last) for i, p in enumerate(parts))
 
 
 # --- matching ----------------------------------------------------------------------------------
@@ -297,7 +306,8 @@ class _Topic:
 _WORD_RE = re.compile(r"\w+")
 _GAP_RE = re.compile(r"[\s'-]+")  # between the words of a phrase: Vjosa Osmani, Kosovo-Metohija
 _WS_RE = re.compile(r"\s+")
-Hits = dict[int, list[tuple[int, int]]]  # keyword id -> folded spans
+_CACHE_WORDS = 200_000  # distinct words remembered by a matcher (a few tens of MB at most)
+_Hits = dict[int, list[tuple[int, int]]]  # keyword id -> folded spans
 
 
 class TopicMatcher:
@@ -310,6 +320,7 @@ class TopicMatcher:
         self._prefixes: dict[str, list[int]] = {}
         self._topics = [self._compile_topic(t) for t in topics]
         self._prefix_lengths = sorted({len(p) for p in self._prefixes})
+        self._cache: dict[str, tuple[int, ...]] = {}  # folded word -> candidate keyword ids
 
     def _compile_topic(self, topic: TopicLike) -> _Topic:
         try:
@@ -347,25 +358,30 @@ class TopicMatcher:
             and not any(k in found for k in t.exclude)
         ]
 
-    def _scan(self, folded: _Folded) -> Hits:
-        hits: Hits = {}
-        text, exact, prefixes, lengths = (
-            folded.text,
-            self._exact,
-            self._prefixes,
-            self._prefix_lengths,
-        )
-        for m in _WORD_RE.finditer(text):
+    def _scan(self, folded: _Folded) -> _Hits:
+        hits: _Hits = {}
+        cache, candidates = self._cache, self._candidates
+        for m in _WORD_RE.finditer(folded.text):
             token = m.group()
-            ids = exact.get(token, ())
-            for n in lengths:
-                if len(token) >= n and token[:n] in prefixes:
-                    ids = [*ids, *prefixes[token[:n]]]
+            ids = cache.get(token)
+            if ids is None:
+                ids = candidates(token)
             for kid in ids:
                 end = self._phrase_end(self._keywords[kid], folded, m)
                 if end is not None:
                     hits.setdefault(kid, []).append((m.start(), end))
         return hits
+
+    def _candidates(self, token: str) -> tuple[int, ...]:
+        """Keywords whose first word may be `token`; remembered, as words recur in every text."""
+        ids = list(self._exact.get(token, ()))
+        for n in self._prefix_lengths:
+            if len(token) >= n:
+                ids.extend(self._prefixes.get(token[:n], ()))
+        if len(self._cache) >= _CACHE_WORDS:
+            self._cache.clear()
+        found = self._cache[token] = tuple(ids)
+        return found
 
     def _phrase_end(
         self, words: tuple[_Word, ...], folded: _Folded, m: re.Match[str]
@@ -388,7 +404,7 @@ class TopicMatcher:
         return end
 
     def _describe(
-        self, topic: _Topic, hits: dict[str, Hits], folded: dict[str, _Folded]
+        self, topic: _Topic, hits: dict[str, _Hits], folded: dict[str, _Folded]
     ) -> TopicMatch:
         terms: list[str] = []
         where: list[str] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -19,14 +19,29 @@ GROUPS = load_groups()
 KOSOVO = GROUPS["04-licence-plates"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def sig(text: str) -> bytes:
     return signature(text)
 
 
 def body(words: int, title: str = "A title") -> str:
     rng = random.Random(words)
-    vocab = "police said the mayor of north mitrovica on monday that roads were open again".split()
+    vocab = [
+        "police",
+        "said",
+        "the",
+        "mayor",
+        "of",
+        "north",
+        "mitrovica",
+        "on",
+        "monday",
+        "that",
+        "roads",
+        "were",
+        "open",
+        "again",
+    ]
     return title + "\n\n" + " ".join(rng.choice(vocab) for _ in range(words))
 
 
@@ -254,3 +269,43 @@ def test_signature_format_is_pinned():
     s = signature(PINNED_TEXT)
     assert len(s) == 1 + 4 * dedup.NUM_PERM and s[0] == dedup.FORMAT_VERSION
     assert hashlib.sha256(s).hexdigest()[:16] == "191167639adb8201"
+
+
+def brute_force_find(live: dict[str, tuple[str, bytes, float]], s: bytes, now: float) -> str | None:
+    """What find must return, by comparing with every live article in the window."""
+    best: tuple[float, float, str] | None = None
+    for story, other, seen_at in live.values():
+        score = dedup.similarity(s, other)
+        if seen_at >= now - 14 * DAY and score >= dedup.THRESHOLD:
+            if best is None or (score, -seen_at) > best[:2]:
+                best = (score, -seen_at, story)
+    return best[2] if best else None
+
+
+def test_index_matches_brute_force_through_merges_compactions_and_prunes(monkeypatch):
+    """Small batch sizes force the sorted-array merge and the compaction paths often."""
+    monkeypatch.setattr(dedup, "_MIN_MERGE", 3)
+    monkeypatch.setattr(dedup, "_MIN_COMPACT", 2)
+    texts = [t for variants in GROUPS.values() for t in variants.values()]
+    rng = random.Random(5)
+    index, live = StoryIndex(), {}
+    for step in range(1500):
+        now = step * DAY / 20
+        action, key = rng.random(), f"k{rng.randrange(200)}"
+        if action < 0.55:
+            s = sig(rng.choice(texts))
+            assert index.find(s, now=now) == brute_force_find(live, s, now), step
+            index.add(key, f"story-{step}", s, seen_at=now)
+            live[key] = (f"story-{step}", s, now)
+        elif action < 0.9:
+            index.remove(key)
+            live.pop(key, None)
+        elif action < 0.95:
+            dropped = index.prune(now)
+            old = [k for k, (_, _, seen) in live.items() if seen < now - 14 * DAY]
+            assert dropped == len(old)
+            for k in old:
+                del live[k]
+        else:
+            index = StoryIndex.from_rows((k, st, s, t) for k, (st, s, t) in live.items())
+        assert len(index) == len(live)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import apprise
 import pytest
+from apprise.conversion import convert_between
 
 from pipelines.render import (
     SUBJECT_MAX,
@@ -125,6 +126,16 @@ def test_instant_html_shows_everything() -> None:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
     ]:
         assert part in page
+
+
+@pytest.mark.parametrize("render", RENDERERS)
+def test_the_plain_part_apprise_makes_of_the_html_keeps_the_link(
+    render: Callable[[StoryView], Message],
+) -> None:
+    """apprise e-mails HTML with a plain-text alternative converted from it, dropping hrefs."""
+    text = convert_between(apprise.NotifyFormat.HTML, apprise.NotifyFormat.TEXT, render(STORY).html)
+    assert STORY.url in text
+    assert "Balkan Insight" in text and "1 Dec 2026 08:15 CET" in text
 
 
 @pytest.mark.parametrize("render", RENDERERS)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -107,7 +108,10 @@ class OutletsSpider(scrapy.Spider):
         if not outlet.feeds and not outlet.sitemaps:
             yield self.source_request(outlet, outlet.homepage, self.parse_homepage)
 
-    def source_request(self, outlet: Outlet, url: str, callback: Any) -> scrapy.Request:
+    def source_request(
+        self, outlet: Outlet, url: str, callback: Any, optional: bool = False
+    ) -> scrapy.Request:
+        """A feed, sitemap or homepage request, conditional on the validators stored for it."""
         headers = {}
         saved = self.store.validators(url)
         if saved:
@@ -122,7 +126,12 @@ class OutletsSpider(scrapy.Spider):
             errback=self.source_failed,
             headers=headers,
             dont_filter=True,
-            meta={"outlet": outlet.name, "source": url, "handle_httpstatus_list": [304]},
+            meta={
+                "outlet": outlet.name,
+                "source": url,
+                # an optional source (robots.txt) that is missing is not an outlet error
+                "handle_httpstatus_list": [304, 404, 410] if optional else [304],
+            },
             cb_kwargs={"outlet": outlet},
         )
 
@@ -185,12 +194,17 @@ class OutletsSpider(scrapy.Spider):
             for url in feeds[:3]:
                 yield self.source_request(outlet, url, self.parse_feed)
             return
+        # No feed: the robots.txt may name sitemaps, and the homepage's own links are scanned.
+        robots = urljoin(response.url, "/robots.txt")
+        yield self.source_request(outlet, robots, self.parse_robots, optional=True)
         links = scan_article_links(
             response.text, response.url, outlet.own_domains(), outlet.article_pattern
         )
         yield from self.article_requests(outlet, links, response.meta["source"])
 
     def parse_robots(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
+        if response.status != 200 or not isinstance(response, TextResponse):
+            return  # no robots.txt is no error
         for url in robots_sitemaps(response.text, response.url):
             if is_own_domain(url, outlet.own_domains()):
                 yield self.source_request(outlet, url, self.parse_sitemap)
@@ -207,7 +221,7 @@ class OutletsSpider(scrapy.Spider):
         domains = outlet.own_domains()
         fresh: dict[str, Link] = {}
         for link in self._recent(links):
-            url = canonical_url(link.url)
+            url = canonical_url(link.url, outlet.homepage)
             if is_own_domain(url, domains):
                 fresh.setdefault(url, link)
         run.discovered += len(fresh)
@@ -232,7 +246,7 @@ class OutletsSpider(scrapy.Spider):
             return
         requested = response.request.url if response.request else response.url
         yield ArticlePage(
-            url=canonical_url(requested),
+            url=canonical_url(requested, outlet.homepage),
             outlet=outlet.name,
             html=response.body,
             encoding=response.encoding,
@@ -240,7 +254,9 @@ class OutletsSpider(scrapy.Spider):
             fetched_at=utcnow(),
             feed_title=link.title,
             feed_published=link.published.isoformat() if link.published else None,
-            aliases=sorted({canonical_url(response.url), canonical_url(link.url)}),
+            aliases=sorted(
+                {canonical_url(u, outlet.homepage) for u in (response.url, link.url)}
+            ),
         )
 
     # -- errors -----------------------------------------------------------------------------
