@@ -77,6 +77,15 @@ def expected_rates(
     return missed, merged
 
 
+def worst_pairs(dup: list[float], sep: list[float], threshold: float, num_perm: int) -> str:
+    """P(miss) of the least similar duplicate and P(merge) of the most similar separate pair."""
+    bands, rows = dedup.band_layout(threshold, num_perm)
+    lo, hi = min(dup), max(sep)
+    miss = 1 - p_candidate(lo, bands, rows) * p_estimate_at_least(lo, threshold, num_perm)
+    merge = p_candidate(hi, bands, rows) * p_estimate_at_least(hi, threshold, num_perm)
+    return f"num_perm {num_perm}: worst duplicate missed {miss:.2%}, worst separate merged {merge:.2%}"
+
+
 def shingling_table(pairs: list[Pair]) -> None:
     print("shingling            dup min   dup p5  dup med | sep max  sep 2nd | gap")
     for size, lede_weight in itertools.product((1, 2, 3, 4, 5), (0, dedup.LEDE_WEIGHT)):
@@ -162,6 +171,8 @@ def run_fixtures() -> None:
     print(f"exact Jaccard: duplicates min {min(dup):.3f}, separate max {max(sep):.3f}")
     print(f"StoryIndex on the pairs: missed duplicates {m}/{nd}, false merges {f}/{ns}")
     print(f"expected from MinHash noise: missed {missed:.2%}, false merges {merged:.3%}")
+    for num_perm in (64, 128, 256):
+        print("expected for the hardest pairs at " + worst_pairs(dup, sep, t, num_perm))
     print(
         "clustering all texts, 5 orders: groups split "
         + ", ".join(str(s) for s, _, _ in splits)
@@ -246,23 +257,24 @@ def run_scale(n: int) -> None:
     words = statistics.mean(len(t.split()) for t in texts[:1000])  # type: ignore[union-attr]
     print(f"generated {n} articles ({words:.0f} words on average) in {gen_s:.1f}s")
     index = dedup.StoryIndex(window_days=n)  # window never expires here: seen_at is 0..n
-    totals, finds, hits = fill(index, texts)  # type: ignore[arg-type]
+    totals, finds, hits, rows = fill(index, texts)  # type: ignore[arg-type]
+    del texts, index
     last = totals[-1000:]
-    rows = [
-        (k, s, bytes([dedup.FORMAT_VERSION]) + hv, t) for k, (s, t, hv) in index._entries.items()
-    ]
     rebuild_10k = min(timed(lambda: dedup.StoryIndex.from_rows(rows[:10_000]))[0] for _ in range(3))
     rebuild_all, _ = timed(lambda: dedup.StoryIndex.from_rows(rows))
-    del index
+    # The index's own memory: fresh key and story strings (as read from the database),
+    # the signatures' bytes objects are the caller's and are freed after the rebuild.
     tracemalloc.start()
-    rebuilt = dedup.StoryIndex.from_rows(rows)
+    fresh = [(f"k{i}", f"s{i}", sig, t) for i, (_, _, sig, t) in enumerate(rows)]
+    rebuilt = dedup.StoryIndex.from_rows(fresh)
+    del fresh
     index_mb = tracemalloc.get_traced_memory()[0] / 2**20
     tracemalloc.stop()
     bands, rows_per_band = rebuilt.bands, rebuilt.rows
     print(f"near-duplicate hits: {hits} (about 5% of the articles are planted copies)")
     print(f"rebuild of all {len(rows)} rows: {rebuild_all:.2f}s")
     print(f"os.cpu_count(): {os.cpu_count()}")
-    print(f"index: {len(rebuilt)} articles, {bands} bands x {rows_per_band} rows, ")
+    print(f"index: {len(rebuilt)} articles, {bands} bands x {rows_per_band} rows")
     print(
         f"signature+find+add per article, mean over all {n}: {statistics.mean(totals) * 1e3:.2f} ms"
     )

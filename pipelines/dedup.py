@@ -149,14 +149,14 @@ def _ngrams(words: list[str], size: int) -> set[bytes]:
 
 
 def shingles(
-    text: str,
-    size: int = SHINGLE_SIZE,
-    lede_words: int = LEDE_WORDS,
-    lede_weight: int = LEDE_WEIGHT,
+    text: str, size: int = SHINGLE_SIZE, lede_words: int = LEDE_WORDS, lede_weight: int = LEDE_WEIGHT
 ) -> set[bytes]:
     """The set the signature estimates Jaccard on: word ``size``-grams of the body, plus
     ``lede_weight`` tagged copies of those of its first ``lede_words`` words."""
-    words = body_words(text)
+    return _weighted_ngrams(body_words(text), size, lede_words, lede_weight)
+
+
+def _weighted_ngrams(words: list[str], size: int, lede_words: int, lede_weight: int) -> set[bytes]:
     found = _ngrams(words, size)
     lede = _ngrams(words[:lede_words], size)
     for copy in range(1, lede_weight + 1):
@@ -182,7 +182,8 @@ def signature(text: str, *, num_perm: int = NUM_PERM, size: int = SHINGLE_SIZE) 
     """
     if not 1 <= num_perm <= _MAX_PERM:
         raise ValueError(f"num_perm must be between 1 and {_MAX_PERM}")
-    if len(body_words(text)) < MIN_WORDS:
+    words = body_words(text)
+    if len(words) < MIN_WORDS:
         return b""
     mh = MinHash(
         num_perm=num_perm,
@@ -190,7 +191,7 @@ def signature(text: str, *, num_perm: int = NUM_PERM, size: int = SHINGLE_SIZE) 
         hashfunc=sha1_hash32,
         permutations=_permutations(num_perm),
     )
-    mh.update_batch(shingles(text, size))
+    mh.update_batch(_weighted_ngrams(words, size, LEDE_WORDS, LEDE_WEIGHT))
     return bytes([FORMAT_VERSION]) + mh.hashvalues.astype("<u4").tobytes()
 
 

@@ -9,6 +9,20 @@ prefix "kosov" would also catch the poet Kosovel, "nato" would catch natočio an
 
 Folding (see `normalise`) makes Latin, Cyrillic and Greek spellings meet: Косову -> kosovu,
 ΝΑΤΟ -> nato, Lajčák -> lajcak, EULEX and Еулекс -> euleks.
+
+Rules users see (the tests pin each):
+- A keyword written in capitals (NATO, KFOR, EULEX) is an acronym: it takes hyphen/apostrophe
+  endings (NATO-ja, KFOR-it, NATO's) and, after a consonant, fused ones (Kfora, Euleksa). Bare,
+  it must be capitalised in the text (NATO, Nato, НАТО; not Italian "nato"); of three letters or
+  fewer (EU, UN, SAD) it must be all capitals and takes no fused endings.
+- "Kosovac" does not match Kosovo: it is a common surname, and Kosovo's own demonyms (kosovar,
+  Kosovljanin) and adjectives (kosovski) do. A user who wants it adds "Kosovac" or "kosovc*".
+- "word*" is a literal prefix of a word: izbor* finds izbori and izborili, not predizborni.
+- A phrase ("Vjosa Osmani") is its words in order, each in any of its forms, separated only by
+  spaces, hyphens or apostrophes; a keyword with a hyphen (Herceg-Novi) is such a phrase.
+- Known misses: a capitalised acronym opening a sentence in another language ("Nato a Roma")
+  is taken as the acronym; Turkish derivations (Kosovalı) are not formed; a form can be another
+  word's form too (jato kosova, a flock of blackbirds).
 """
 
 from __future__ import annotations
@@ -184,7 +198,7 @@ _FUSED_CONSONANT = (
 # case ending is not written, and "nato-" + anything else is natočio, natovareni, Natoli.
 _FUSED_VOWEL = tuple("vsk" + e for e in _ADJ)
 
-_MIN_STEM = 3  # below this a stem is too short to inflect safely (Baku -> "bak"+a is grandma)
+_MIN_INFLECTED = 4  # shorter words only match as written: Bar + a is "bara", a pond
 _MIN_PREFIX = 3
 _SHORT_ACRONYM = 3  # EU, UN, SAD: only in capitals ("Eu" is Romanian for I, "sad" is English)
 
@@ -192,7 +206,7 @@ _SHORT_ACRONYM = 3  # EU, UN, SAD: only in capitals ("Eu" is Romanian for I, "sa
 def _lemma_forms(w: str) -> set[str]:
     """The forms of a folded lemma that is not an acronym (Kosovo, Vjosa, Kurti, Brisel)."""
     forms = {w}
-    if len(w) < 4:
+    if len(w) < _MIN_INFLECTED:
         return forms
     last, stem = w[-1], w[:-1]
     if last not in _VOWELS:  # Brisel, Bruksel, Lajcak, Brussels
@@ -201,7 +215,7 @@ def _lemma_forms(w: str) -> set[str]:
         forms.update(w + e for e in _DERIVED)
         return forms
     forms.update(w + e for e in _AFTER_VOWEL)
-    if last in "iuy" or len(stem) < _MIN_STEM:  # Kurti, Osmani: the stem "osman" is another name
+    if last in "iuy":  # Kurti, Osmani: the stem "osman" is another name (and osmanski Ottoman)
         forms.update(w + e for e in _J_CASES)
         forms.update(w + "jev" + e for e in _POSS)
         return forms

@@ -56,6 +56,17 @@ def test_fixture_pair(pair):
     assert index.find(sig(pair.b), now=2000.0) == expected
 
 
+def test_threshold_sits_inside_the_measured_gap_with_a_margin():
+    """The threshold was chosen between the least similar duplicate and the most similar
+    separate pair (exact Jaccard). A new fixture that closes the gap must re-open the choice."""
+    scores = {True: [], False: []}
+    for pair in load_pairs():
+        a, b = dedup.shingles(pair.a), dedup.shingles(pair.b)
+        scores[pair.duplicate].append(len(a & b) / len(a | b))
+    assert min(scores[True]) - dedup.THRESHOLD >= 0.08
+    assert dedup.THRESHOLD - max(scores[False]) >= 0.08
+
+
 SAME_BODY = ["exact", "headline", "boilerplate", "cyrillic", "ascii"]
 
 
