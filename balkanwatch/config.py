@@ -333,10 +333,22 @@ def load_config(directory: str | Path | None = None, env: dict[str, str] | None 
     outlets_path, topics_path, subs_path = (root / f for f in CONFIG_FILES[1:])
     outlets = _entries(outlets_path, _read_yaml(outlets_path, env), "outlets", Outlet)
     topics = _entries(topics_path, _read_yaml(topics_path, env), "topics", Topic)
+    _check_keywords(topics_path, topics)
     subscribers = _entries(subs_path, _read_yaml(subs_path, env), "subscribers", Subscriber)
     _check_references(settings_path, subs_path, settings, topics, subscribers)
     database = Path(env.get("BALKANWATCH_DB") or settings.database)
     return Config(root, settings, outlets, topics, subscribers, database)
+
+
+def _check_keywords(path: Path, topics: list[Topic]) -> None:
+    """Compile each topic's keywords now, so a keyword the matcher cannot use stops start-up."""
+    from pipelines.topics import TopicMatcher
+
+    for i, topic in enumerate(topics):
+        try:
+            TopicMatcher([topic])
+        except ValueError as e:
+            raise ConfigError(f"{path}: topics[{i}] ({topic.name}): {e}") from None
 
 
 def _check_references(

@@ -22,8 +22,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from balkanwatch.config import Config, Outlet
+from balkanwatch.health import HealthMonitor
 from pipelines.alerts import Deliverer
-from pipelines.store import Store
+from pipelines.render import mask_secrets
+from pipelines.store import Store, utcnow
 
 log = logging.getLogger("balkanwatch.daemon")
 
@@ -43,6 +45,7 @@ class Supervisor:
         self.slots = asyncio.Semaphore(self.config.settings.concurrent_crawls)
         self.store = Store(self.config.database)
         self.deliverer = Deliverer(self.store, self.config)
+        self.health = HealthMonitor(self.store, self.config)
 
     # -- crawling ---------------------------------------------------------------------------
 
@@ -58,7 +61,7 @@ class Supervisor:
         async with self.slots:
             if self.stopping.is_set():
                 return None
-            started = time.monotonic()
+            started, started_at = time.monotonic(), utcnow()
             proc = await asyncio.create_subprocess_exec(
                 *self.crawl_command(outlets),
                 cwd=ROOT,
@@ -81,6 +84,11 @@ class Supervisor:
             finally:
                 self.children.discard(proc)
             self._log_crawl(label, proc.returncode, err, time.monotonic() - started)
+            targets = outlets or self.config.enabled_outlets()
+            if proc.returncode != 0:
+                self._record_crash(targets, started_at, proc.returncode, err)
+            for outlet in targets:
+                self.health.check(outlet.name)
             return proc.returncode
 
     def _log_crawl(self, label: str, code: int | None, err: bytes, seconds: float) -> None:
@@ -93,6 +101,24 @@ class Supervisor:
         else:
             log.error("Crawl %s failed (exit %s) after %.1fs: %s", label, code, seconds,
                       " | ".join(ln.strip() for ln in lines[-3:]))
+
+    def _record_crash(
+        self, outlets: list[Outlet], started_at: str, code: int | None, err: bytes
+    ) -> None:
+        """A child that died before writing its crawl records still counts as a failed crawl."""
+        tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-2:])[-500:]
+        with self.store.transaction():
+            for outlet in outlets:
+                recorded = self.store.one(
+                    "SELECT 1 AS x FROM crawls WHERE outlet = ? AND started_at >= ?",
+                    (outlet.name, started_at),
+                )
+                if not recorded:
+                    self.store.record_crawl(
+                        {"outlet": outlet.name, "started_at": started_at,
+                         "finished_at": utcnow(), "status": "error",
+                         "error": mask_secrets(f"crawl process exited with code {code}: {tail}")}
+                    )
 
     async def _stop_child(self, proc: asyncio.subprocess.Process) -> None:
         if proc.returncode is not None:

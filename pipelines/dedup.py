@@ -14,8 +14,55 @@ This module is pure: no Scrapy, no database. The storage module persists the
 hash, the signature (a BLOB) and the story id that ``StoryIndex.find`` returns,
 and rebuilds the index at start-up with ``StoryIndex.from_rows``.
 
+How the pipeline uses it (the storage module owns the columns)::
+
+    digest = content_hash(text)                 # exact copy already stored? reuse its story
+    sig = signature(text)                       # b"" for bodies under MIN_WORDS words
+    story = stored_story(digest) or index.find(sig, now) or new_story_id()
+    index.add(url, story, sig, now)             # re-adding a url replaces its signature
+    # start-up: StoryIndex.from_rows(SELECT url, story_id, signature, fetched_at
+    #                                WHERE fetched_at >= now - window); prune(now) daily
+
 Parameters, measured on tests/data/dedup (``python bench/bench_dedup.py --fixtures``):
-PLACEHOLDER_MEASUREMENTS
+28 hand-written story groups (20 English, 3 Serbian with Cyrillic copies, 3 Albanian,
+2 Croatian), each with its copies (exact, new headline, paragraph added at the end or
+at the top, paragraph cut, furniture lines, light edits, a rewrite combining those,
+wire copies at other outlets, Cyrillic and diacritic-free copies): 262 duplicate pairs.
+12 hand-written hard "must stay separate" pairs (formulaic identical headlines, same
+topic, a follow-up reusing paragraphs, stories sharing the 2008-independence or
+"About KFOR" paragraph, two short stories made mostly of two stock paragraphs) plus
+the 378 pairs of different groups' originals: 390 separate pairs.
+
+- Exact Jaccard with plain 3-word shingles: duplicates >= 0.632, but the pair of short
+  stories sharing two stock paragraphs scores 0.634: no threshold separates them (the
+  same holds for 1- to 5-word shingles). Counting the lede (first 60 words) three times
+  fixes it: duplicates >= 0.592 (lowest: an intro paragraph added on top), separate
+  <= 0.382 (that pair; every other separate pair <= 0.17, different stories <= 0.015).
+- Shingle size 3: 2 to 5 give the same gap (0.21) on these pairs; 2-word shingles make
+  unrelated stories share three times as many shingles (more LSH candidates), 4 and 5
+  lose more to light edits (5th-percentile duplicate 0.695 at 3, 0.674 at 5).
+- THRESHOLD 0.5: any value from 0.40 to 0.55 separates every fixture pair exactly; 0.5
+  leans away from false merges (a missed alert is worse than a repeated one) while
+  keeping the least similar duplicate 2 standard deviations of MinHash noise above it.
+- NUM_PERM 128 (513-byte signature). Measured through StoryIndex: 0/262 duplicates
+  missed, 0/390 separate pairs merged; all 314 fixture texts fed in 5 shuffled orders
+  form exactly their 28 + 24 stories. Expected from MinHash noise (binomial model, LSH
+  included): 0.01% of duplicate pairs missed, 0.001% of separate pairs merged; for the
+  hardest pairs 1.5% (least similar duplicate) and 0.4% (the stock-paragraph pair).
+  256 permutations would cut those to 0.15% and 0.01% for twice the bytes.
+- LSH: 35 bands of 3 rows (``band_layout``): a pair at the threshold is a candidate
+  with probability 0.99, at 0.6 with 0.9997.
+- MIN_WORDS 25: about two sentences. Shorter bodies are not near-duplicate matched.
+
+Scale (``python bench/bench_dedup.py``, 2 CPUs, synthetic 300-800-word articles):
+signature + find + add 0.85 ms per article at 100,000 indexed (p99 1.7 ms; find alone
+0.09 ms), rebuild from 10,000 rows 44 ms (100,000: 0.74 s), index memory 108 MiB
+at 100,000 articles (about 1.1 KB each).
+
+Known limits: a wire story cut to half its length by one outlet is a different text to
+Jaccard (about 0.5) and may be missed; two daily template reports that differ only in
+their figures (exchange rates, weather) are near-identical text and will be merged if
+they fall within the window.
 """
 
 from __future__ import annotations

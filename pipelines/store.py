@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +70,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     dedup_key TEXT NOT NULL UNIQUE,    -- one alert per subscriber, story and topic (or digest period)
     delivered TEXT,                    -- JSON list of digests of the apprise URLs already done
     lease_until REAL,                  -- a deliverer is sending it until then (unix time)
+    lease_owner TEXT,                  -- host:pid of that deliverer
     payload TEXT                       -- JSON: what a digest or operator alert contained
 );
 CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, next_attempt_at);
@@ -290,13 +292,24 @@ class Store:
 
     def claim(self, alert_id: int, now: float, lease: float = 300.0) -> bool:
         """Take a pending alert for sending, so two deliverers (the daemon and a manual crawl)
-        never send the same row at once; a lease left by a crash expires by itself."""
-        cur = self.db.execute(
-            "UPDATE alerts SET lease_until = ? WHERE id = ? AND status = 'pending' "
-            "AND (lease_until IS NULL OR lease_until < ?)",
-            (now + lease, alert_id, now),
-        )
-        return cur.rowcount == 1
+        never send the same row at once. A lease ends when it expires or, at once, when the
+        process holding it is gone (killed on this host), so a restart after a crash resends
+        without waiting."""
+        me = f"{socket.gethostname()}:{os.getpid()}"
+        with self.transaction():
+            row = self.one(
+                "SELECT status, lease_until, lease_owner FROM alerts WHERE id = ?", (alert_id,)
+            )
+            if row is None or row["status"] != "pending":
+                return False
+            held = row["lease_until"] is not None and row["lease_until"] >= now
+            if held and row["lease_owner"] != me and not _owner_gone(row["lease_owner"]):
+                return False
+            self.db.execute(
+                "UPDATE alerts SET lease_until = ?, lease_owner = ? WHERE id = ?",
+                (now + lease, me, alert_id),
+            )
+        return True
 
     def release(self, alert_id: int) -> None:
         self.db.execute("UPDATE alerts SET lease_until = NULL WHERE id = ?", (alert_id,))
@@ -340,5 +353,15 @@ class Store:
         self.db["crawls"].insert(row)
 
 
-def now_ts() -> float:
-    return time.time()
+def _owner_gone(owner: str | None) -> bool:
+    """True when a lease's holder was a process on this host that no longer runs."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

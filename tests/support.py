@@ -197,16 +197,23 @@ def free_port() -> int:
 class SMTPSink:
     """A real SMTP server on loopback (aiosmtpd) that keeps every message it receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
+        import asyncio
+
         from aiosmtpd.controller import Controller
 
         self.messages: list[EmailMessage] = []
+        self.receiving = threading.Event()  # set while a message is being received
         sink = self
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                sink.receiving.set()
+                if delay:  # a slow server: the message counts only once it is acknowledged
+                    await asyncio.sleep(delay)
                 msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 sink.messages.append(msg)  # type: ignore[arg-type]
+                sink.receiving.clear()
                 return "250 OK"
 
         self.port = free_port()

@@ -110,6 +110,11 @@ ERRORS = [
         ["topics.yaml", "topics[0] (empty)", "keywords"],
     ),
     (
+        "topics.yaml",
+        {"topics": [{"name": "short", "keywords": ["iz*"]}]},
+        ["topics.yaml", "topics[0] (short)", "iz*"],
+    ),
+    (
         "subscribers.yaml",
         {"subscribers": [{"name": "desk", "urls": ["json://localhost"], "topics": ["sport"]}]},
         ["subscribers.yaml", "subscribers[0] (desk)", "unknown topic 'sport'"],

@@ -142,6 +142,7 @@ def variants(story: dict) -> dict[str, str]:
         "para_added": render(title, [*paras[:-1], added, paras[-1]]),
         "para_added_top": render(title, [added, *paras]),
         "para_cut": render(title, paras[:mid] + paras[mid + 1 :]),
+        "first_half": render(title, paras[: (len(paras) + 1) // 2]),  # a trimmed wire copy
         "boilerplate": render(title, with_furniture(paras, lang, 0)),
         "edited": render(title, edited),
         "republished": render(alt, with_furniture(edited[:-1], lang, 1)),

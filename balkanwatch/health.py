@@ -1,0 +1,101 @@
+"""Outlet health: an outlet that keeps failing, or quietly stops producing articles, is reported.
+
+The decision is a pure function of the outlet's recent crawls (`balkanwatch.report.outlet_health`)
+and its last reported state, which is stored so that a restart neither repeats a warning nor
+forgets one. Operators (settings.yaml `operators`) get one alert when an outlet turns unhealthy
+and one when it recovers.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from balkanwatch.config import Config
+from balkanwatch.report import outlet_health
+from pipelines.render import mask_secrets
+from pipelines.store import Store, utcnow
+
+log = logging.getLogger("balkanwatch.health")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outlet_state (
+    outlet TEXT PRIMARY KEY,
+    state TEXT NOT NULL,        -- healthy | failing | silent
+    since TEXT NOT NULL,
+    reason TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str  # healthy | failing | silent
+    reason: str
+
+
+def judge(health: dict[str, Any], failure_threshold: int, empty_threshold: int) -> Verdict:
+    """An outlet's state from its recent crawls."""
+    failures = health["consecutive_failures"]
+    if failures >= failure_threshold:
+        why = (health.get("error") or "unknown error")[:300]
+        return Verdict("failing", f"{failures} consecutive failed crawls; last error: {why}")
+    empty = health["runs_without_new"]
+    if empty >= empty_threshold:
+        return Verdict("silent", f"{empty} consecutive crawls without a new article")
+    return Verdict("healthy", "")
+
+
+def operator_message(outlet: str, verdict: Verdict, previous: str) -> dict[str, str]:
+    if verdict.state == "healthy":
+        subject = f"[balkanwatch] {outlet} recovered"
+        text = f"Outlet {outlet} is crawled normally again (it was {previous})."
+    else:
+        subject = f"[balkanwatch] {outlet} is {verdict.state}"
+        text = (
+            f"Outlet {outlet}: {verdict.reason}.\n"
+            f"Check it with: scrapy crawl outlets -a outlets={outlet} -s LOG_LEVEL=DEBUG"
+        )
+    text = mask_secrets(text)
+    body = html.escape(text).replace("\n", "<br>")
+    return {"subject": subject, "text": text, "html": f"<p>{body}</p>", "markdown": text}
+
+
+class HealthMonitor:
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store, self.config = store, config
+        store.db.conn.executescript(SCHEMA)
+
+    def check(self, outlet: str) -> Verdict | None:
+        """Record the outlet's state; on a change, warn and queue operator alerts. The verdict
+        when the state changed, else None."""
+        s = self.config.settings
+        verdict = judge(outlet_health(self.store, outlet), s.failure_threshold, s.empty_threshold)
+        with self.store.transaction():
+            row = self.store.one("SELECT state FROM outlet_state WHERE outlet = ?", (outlet,))
+            previous = row["state"] if row else "healthy"
+            if previous == verdict.state:
+                return None
+            since = utcnow()
+            self.store.db["outlet_state"].upsert(
+                {"outlet": outlet, "state": verdict.state, "since": since,
+                 "reason": verdict.reason}, pk="outlet",
+            )
+            message = operator_message(outlet, verdict, previous)
+            for name in s.operators:
+                self.store.queue_alert(
+                    {
+                        "subscriber": name,
+                        "kind": "operator",
+                        "dedup_key": f"operator:{name}:{outlet}:{verdict.state}:{since}",
+                        "payload": json.dumps(message, ensure_ascii=False),
+                    }
+                )
+        if verdict.state == "healthy":
+            log.warning("Outlet %s recovered (was %s)", outlet, previous)
+        else:
+            log.warning("Outlet %s is %s: %s", outlet, verdict.state, verdict.reason)
+        return verdict
