@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--once", action="store_true", help="one full cycle, then exit")
     p.add_argument(
-        "-s", dest="scrapy_settings", action="append", default=[], metavar="NAME=VALUE",
+        "-s",
+        dest="scrapy_settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="Scrapy setting for the child crawls (repeatable)",
     )
     args = p.parse_args(argv)

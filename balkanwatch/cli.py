@@ -70,7 +70,7 @@ def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
                 rec = json.loads(line)
                 url, html = rec.get("url"), rec["html"]
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                raise ConfigError(f"stdin line {n}: expected {{\"url\": ..., \"html\": ...}}")
+                raise ConfigError(f'stdin line {n}: expected {{"url": ..., "html": ...}}')
             ex = extract_article(html, url)
             row = {
                 "url": url,
@@ -109,10 +109,9 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
                 rec = json.loads(line)
                 text = rec["text"]
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise ConfigError(f"stdin line {n}: expected {{\"id\": ..., \"text\": ...}}")
+                raise ConfigError(f'stdin line {n}: expected {{"id": ..., "text": ...}}')
             topics = [{"name": t["name"], "terms": t["terms"]} for t in found(text)]
-            print(json.dumps({"id": rec.get("id"), "topics": topics}, ensure_ascii=False),
-                  file=out)
+            print(json.dumps({"id": rec.get("id"), "topics": topics}, ensure_ascii=False), file=out)
         return 0
     topics = found(sys.stdin.read())
     print(json.dumps({"topics": topics}, ensure_ascii=False, indent=2), file=out)
@@ -161,14 +160,17 @@ def cmd_test_alert(args: argparse.Namespace, out: TextIO) -> int:
         sub = cfg.subscriber(args.subscriber)
     except KeyError:
         names = ", ".join(s.name for s in cfg.subscribers) or "none configured"
-        raise ConfigError(f"unknown subscriber {args.subscriber!r} (subscribers: {names})")
+        raise ConfigError(
+            f"unknown subscriber {args.subscriber!r} (subscribers: {names})"
+        ) from None
     message = sample_message(cfg)
     failures = 0
     for url in sub.urls:
         error = asyncio.run(apprise_send(url, message))
         failures += error is not None
-        print(f"{mask_secrets(url)}: {'delivered' if error is None else 'FAILED: ' + error}",
-              file=out)
+        print(
+            f"{mask_secrets(url)}: {'delivered' if error is None else 'FAILED: ' + error}", file=out
+        )
     return 1 if failures else 0
 
 

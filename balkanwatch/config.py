@@ -1,4 +1,5 @@
-"""Configuration: the four YAML files of the configuration directory, validated once into typed objects.
+"""Configuration: the four YAML files of the configuration directory, validated once into
+typed objects.
 
 Every error names the file, the entry and the problem, because an operator editing YAML on a server
 needs to know where to look; secrets are never part of an error (values are masked before they are
@@ -64,13 +65,18 @@ class Settings(_Strict):
     timezone: str = "Europe/Belgrade"
     user_agent: str = "balkanwatch/0.1 (+https://example.org/contact)"
     log_level: str = "INFO"
-    max_age_days: float = 7.0  # feed/sitemap items older than this are skipped unless a backfill is asked for
+    max_age_days: float = (
+        7.0  # feed/sitemap items older than this are skipped unless a backfill is asked for
+    )
     concurrent_crawls: int = 2  # daemon: child crawls running at once
     crawl_timeout: float = 15 * 60  # daemon: a child crawl is stopped after this many seconds
     failure_threshold: int = 3  # consecutive failed crawls before an outlet is reported unhealthy
-    empty_threshold: int = 12  # consecutive runs with zero new articles before an outlet is reported
+    empty_threshold: int = (
+        12  # consecutive runs with zero new articles before an outlet is reported
+    )
     operators: list[str] = []  # subscriber names that get outlet health alerts
     feeds_dir: str | None = None  # write an Atom feed per topic here after each cycle
+    dedup_window_days: float = 14.0  # how far back a copy of a story is recognised
 
     @field_validator("interval", "crawl_timeout", mode="before")
     @classmethod
@@ -83,7 +89,9 @@ class Settings(_Strict):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {v!r} (use an IANA name like Europe/Belgrade)") from None
+            raise ValueError(
+                f"unknown timezone {v!r} (use an IANA name like Europe/Belgrade)"
+            ) from None
         return v
 
     @field_validator("log_level")
@@ -110,6 +118,24 @@ class Outlet(_Strict):
     interval: float | None = None
     enabled: bool = True
     domains: list[str] = []  # extra own domains when articles live on another host
+    # Politeness for this outlet's hosts; None keeps the crawler's defaults (AutoThrottle from
+    # a 1 s delay, 2 requests at a time). For a site that asks for less, or a local mirror.
+    crawl_delay: float | None = None
+    concurrency: int | None = None
+
+    @field_validator("crawl_delay")
+    @classmethod
+    def _delay(cls, v: float | None) -> float | None:
+        if v is not None and not 0 <= v <= 600:
+            raise ValueError(f"bad crawl_delay {v!r}: seconds between 0 and 600")
+        return v
+
+    @field_validator("concurrency")
+    @classmethod
+    def _concurrency(cls, v: int | None) -> int | None:
+        if v is not None and not 1 <= v <= 64:
+            raise ValueError(f"bad concurrency {v!r}: between 1 and 64")
+        return v
 
     @field_validator("name")
     @classmethod

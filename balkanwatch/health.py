@@ -81,8 +81,13 @@ class HealthMonitor:
                 return None
             since = utcnow()
             self.store.db["outlet_state"].upsert(
-                {"outlet": outlet, "state": verdict.state, "since": since,
-                 "reason": verdict.reason}, pk="outlet",
+                {
+                    "outlet": outlet,
+                    "state": verdict.state,
+                    "since": since,
+                    "reason": verdict.reason,
+                },
+                pk="outlet",
             )
             message = operator_message(outlet, verdict, previous)
             for name in s.operators:

@@ -34,9 +34,7 @@ def outlet_health(store: Store, outlet: str, limit: int = 200) -> dict[str, Any]
 def status_report(cfg: Config) -> dict[str, Any]:
     store = Store(cfg.database)
     try:
-        outlets = [
-            {**outlet_health(store, o.name), "enabled": o.enabled} for o in cfg.outlets
-        ]
+        outlets = [{**outlet_health(store, o.name), "enabled": o.enabled} for o in cfg.outlets]
         alerts = {
             r["status"]: r["n"]
             for r in store.rows("SELECT status, count(*) AS n FROM alerts GROUP BY status")

@@ -83,7 +83,9 @@ def worst_pairs(dup: list[float], sep: list[float], threshold: float, num_perm: 
     lo, hi = min(dup), max(sep)
     miss = 1 - p_candidate(lo, bands, rows) * p_estimate_at_least(lo, threshold, num_perm)
     merge = p_candidate(hi, bands, rows) * p_estimate_at_least(hi, threshold, num_perm)
-    return f"num_perm {num_perm}: worst duplicate missed {miss:.2%}, worst separate merged {merge:.2%}"
+    return (
+        f"num_perm {num_perm}: worst duplicate missed {miss:.2%}, worst separate merged {merge:.2%}"
+    )
 
 
 def shingling_table(pairs: list[Pair]) -> None:
@@ -159,7 +161,7 @@ def run_fixtures() -> None:
     high = sorted(zip(sep, (p.name for p in pairs if not p.duplicate), strict=True))[-5:]
     print("\nlowest duplicates:", ", ".join(f"{n} {j:.3f}" for j, n in low))
     print("highest separate: ", ", ".join(f"{n} {j:.3f}" for j, n in high))
-    splits = [clustering(seed) for seed in range(5)]
+    orders = [clustering(seed) for seed in range(50)]
     t, n = dedup.THRESHOLD, dedup.NUM_PERM
     missed, merged = expected_rates(dup, sep, t, n)
     m, nd, f, ns = index_rates(pairs)
@@ -173,12 +175,12 @@ def run_fixtures() -> None:
     print(f"expected from MinHash noise: missed {missed:.2%}, false merges {merged:.3%}")
     for num_perm in (64, 128, 256):
         print("expected for the hardest pairs at " + worst_pairs(dup, sep, t, num_perm))
+    n_groups = len(load_groups())
+    split = sum(s for s, _, _ in orders) / len(orders)
     print(
-        "clustering all texts, 5 orders: groups split "
-        + ", ".join(str(s) for s, _, _ in splits)
-        + "; stories mixing groups "
-        + ", ".join(str(x) for _, x, _ in splits)
-        + f" (of {splits[0][2]} texts)"
+        f"clustering all {orders[0][2]} texts in {len(orders)} random orders: groups split into"
+        f" 2+ stories {split:.2f} of {n_groups} per order ({split / n_groups:.1%}),"
+        f" stories mixing groups {max(x for _, x, _ in orders)} at most"
     )
 
 

@@ -9,6 +9,7 @@ record the outlet's error instead of silently finding nothing.
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import zlib
@@ -72,20 +73,23 @@ class Sitemap:
 # --- feeds ---------------------------------------------------------------------------
 
 
-def parse_feed(body: bytes, base_url: str) -> list[Link]:
+def parse_feed(body: bytes, base_url: str, charset: str | None = None) -> list[Link]:
     """Read an RSS 2.0, RSS 1.0 (RDF) or Atom feed into links, in feed order.
 
     feedparser picks the encoding from the BOM and the XML declaration, and
     falls back to its lenient parser for feeds that are not well-formed (some
     outlets' are not): such a feed is accepted as long as entries come out.
+    ``charset`` (the HTTP header's) counts only for a feed that declares no
+    encoding itself and is not UTF-8; see ``_transcode_undeclared``.
     A body with no entries that is malformed or is no feed at all (an HTML
     error page) raises ``DiscoveryError``; a valid feed with no items is [].
     """
+    body = _transcode_undeclared(body, charset)
     # A stream, never bytes or str: feedparser treats a str that looks like a
     # URL or a file name as something to open. A content type must be given or
     # feedparser flags every feed as bozo; application/xml leaves the encoding
-    # to the BOM and XML declaration. The server's charset is not passed:
-    # outlets' servers get it wrong more often than their XML does.
+    # to the BOM and XML declaration (the server's charset was used above only
+    # where the feed itself is silent).
     headers = {"content-location": base_url, "content-type": "application/xml"}
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
     entries = parsed.get("entries") or []
@@ -102,6 +106,29 @@ def parse_feed(body: bytes, base_url: str) -> list[Link]:
         published = _from_struct_time(entry.get("published_parsed") or entry.get("updated_parsed"))
         links.append(Link(url=url, title=_clean_title(entry.get("title")), published=published))
     return links
+
+
+_XML_ENCODING_DECL_RE = re.compile(rb"\s*<\?xml[^>]*?\bencoding\s*=")
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _transcode_undeclared(body: bytes, charset: str | None) -> bytes:
+    """A feed that names no encoding (no BOM, no ``encoding=`` in its XML
+    declaration) is UTF-8 by the XML rules; one that is not valid UTF-8 is read
+    in the server's charset instead, handed on as UTF-8. The header is not
+    trusted further: outlets' servers get it wrong more often than their XML.
+    """
+    if not charset or body.startswith(_BOMS) or _XML_ENCODING_DECL_RE.match(body[:512]):
+        return body
+    try:
+        body.decode("utf-8")
+        return body
+    except UnicodeDecodeError:
+        pass
+    try:
+        return body.decode(charset).encode("utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return body
 
 
 def _entry_url(entry: feedparser.FeedParserDict, base_url: str) -> str | None:

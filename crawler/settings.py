@@ -21,6 +21,10 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
+# Outlets may set their own crawl_delay / concurrency in outlets.yaml (crawler/politeness.py).
+ADDONS = {"crawler.politeness.OutletPoliteness": 0}
+DOWNLOADER_MIDDLEWARES = {"crawler.politeness.FixedDelayMiddleware": 50}
+
 # Limits: a slow or huge page must not hold up a crawl.
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024

@@ -1,11 +1,27 @@
 """Alert delivery: the outbox loop that sends pending rows with apprise, with retries and backoff.
 
-Rows are written by `pipelines.ingest` in the same transaction as their article. Delivery sends
-each pending row to every apprise URL of its subscriber, one URL at a time, and records after each
-successful URL that it is done (`delivered` holds digests of the URLs, never the URLs: they carry
-secrets). So a retry after a failure resends only to the URLs that failed, and the window in which
-a crash can cause a repeat is the time between one service accepting a message and the next
-SQLite commit: a few milliseconds per URL.
+The outbox. `pipelines.ingest` writes the pending rows in the same transaction as their article,
+so a stored article always has its alerts and a crash loses neither. `Deliverer.deliver_due`
+sends every row that is due, one subscriber URL at a time, and records each attempt: `attempts`,
+`last_error` (masked) and `next_attempt_at`, 1 min doubling to 1 h (`backoff`), until the row is
+sent. A row is `failed` only when it can never be sent (its subscriber, topic or article is gone).
+
+Exactly once, as nearly as a mail server allows:
+- A deliverer claims a row before sending (`Store.claim`: a lease in the row itself), so two
+  deliverers on one database (the daemon and a manual `scrapy crawl`) never send it at once; a
+  lease left by a killed process expires on its own. After the claim the row is read again: the
+  list of due rows may be stale, and a row another deliverer sent or failed in the meantime is
+  left alone (it is no longer pending, or not due until its retry time).
+- A row marked `sent` is never claimed again.
+- After each URL that accepts the message its digest goes into `delivered` (a digest: the URLs
+  carry secrets) and is committed before the next URL is tried, so a retry after a failure or a
+  crash resends only to the URLs that did not take it. The one window in which a crash repeats a
+  message is between a service accepting it and that commit: a few milliseconds per URL, after
+  which the lease (at most `SEND_TIMEOUT` per URL plus a minute) expires and the row is retried.
+
+Secrets: apprise URLs carry passwords and tokens. Everything this module stores or logs passes
+through `redact`, and a logging filter on apprise's, urllib3's and this module's loggers redacts
+their lines too (apprise logs webhook URLs at DEBUG, urllib3 request paths).
 """
 
 from __future__ import annotations
@@ -13,16 +29,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import apprise
 
 from balkanwatch.config import Config, Subscriber
-from pipelines.digest import last_due_period, parse_schedule
+from pipelines.digest import last_due_period, parse_schedule, period_containing
 from pipelines.render import Message, StoryView, mask_secrets, render_digest, render_instant
 from pipelines.store import Store, iso
 
@@ -30,41 +50,136 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START = 60.0  # seconds before the first retry
 BACKOFF_MAX = 3600.0
+SEND_TIMEOUT = 60.0  # seconds one URL may take before apprise gives up on it
+LEASE_MARGIN = 60.0  # added to the lease beyond the send time of every URL of the row
 
 Sender = Callable[[str, Message], Awaitable[str | None]]
 
+# Store leases name a process (host:pid): they keep other processes out, but a lease is the same
+# owner's to every deliverer of this process. Deliverers sharing a process (threads, tests, a
+# crawl's pipeline beside another) are kept apart here: (database, alert id) being sent.
+_in_flight: set[tuple[str, int]] = set()
+_in_flight_lock = threading.Lock()
+
 
 def backoff(attempts: int) -> float:
-    """Delay before the next try after `attempts` failed ones: 1 min doubling to 1 h."""
-    return min(BACKOFF_MAX, BACKOFF_START * 2 ** max(0, attempts - 1))
+    """Delay before the next try after `attempts` failed ones: 1 min doubling to 1 h.
+
+    The exponent is bounded: an alert failing hourly for months has thousands of attempts, and
+    `60.0 * 2**2000` overflows a float, which would stop the delivery loop at that row."""
+    return min(BACKOFF_MAX, BACKOFF_START * 2 ** min(32, max(0, attempts - 1)))
 
 
 def url_key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-def body_for(url: str, message: Message) -> tuple[str, str]:
-    """The body and apprise format each kind of service reads best."""
-    schema = url.split("://", 1)[0].lower()
-    if schema in ("mailto", "mailtos"):
-        return message.html, apprise.NotifyFormat.HTML
-    if schema == "slack":
+# -- secrets ---------------------------------------------------------------------------------
+
+_MIN_SECRET = 4  # shorter pieces would mask ordinary words all over the logs
+_PIECES = re.compile(r"[^/:@?&=#,;\s]+")
+_known_secrets: set[str] = set()
+
+
+def remember_secrets(urls: Iterable[str]) -> None:
+    """Learn the secret parts of these apprise URLs (what `mask_secrets` hides in them), so that
+    `redact` removes them wherever they turn up: as a bare path in a urllib3 line, inside an
+    exception message, percent-decoded."""
+    for url in urls:
+        kept = set(_PIECES.findall(mask_secrets(url)))
+        for piece in _PIECES.findall(url):
+            if piece not in kept:
+                _known_secrets.update(p for p in (piece, unquote(piece)) if len(p) >= _MIN_SECRET)
+
+
+def redact(text: str) -> str:
+    """`text` without the secrets of known URLs and with every URL in it masked."""
+    for secret in sorted(_known_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "****")
+    return mask_secrets(text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a record's message (and its traceback) before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to logging's own error path
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+_FILTER = RedactingFilter()
+# A logger's filters do not apply to its children's records, so each logger that can print a URL
+# is named: apprise logs everything on "apprise"; urllib3 logs request lines, retries, redirects.
+for _name in ("apprise", "urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager",
+              __name__):
+    logging.getLogger(_name).addFilter(_FILTER)
+
+
+# -- sending one message to one URL ----------------------------------------------------------
+
+_ASSET = apprise.AppriseAsset(app_id="balkanwatch", app_desc="balkanwatch news alerts")
+_FAILURE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+
+
+def body_for(service: Any, message: Message) -> tuple[str, str]:
+    """The body and apprise format a service reads best, from what its plugin declares.
+
+    The service's own format (its `?format=` if the URL has one, else the plugin's default)
+    decides: plain text as it is; Markdown for chat services (apprise turns it into Slack mrkdwn,
+    Telegram's dialect, ...); the HTML page for e-mail, which is the HTML-first kind of service
+    that has no Markdown. Asking by URL scheme would miss `https://hooks.slack.com/...` URLs."""
+    declared = getattr(service, "notify_format", apprise.NotifyFormat.TEXT)
+    formats = tuple(declared) if isinstance(declared, tuple | list) else (declared,)
+    resolve = getattr(service, "resolve_format", None)
+    native = resolve(None) if resolve else formats[0]
+    if native == apprise.NotifyFormat.MARKDOWN or (
+        native == apprise.NotifyFormat.HTML and apprise.NotifyFormat.MARKDOWN in formats
+    ):
         return message.markdown, apprise.NotifyFormat.MARKDOWN
+    if native == apprise.NotifyFormat.HTML:
+        return message.html, apprise.NotifyFormat.HTML
     return message.text, apprise.NotifyFormat.TEXT
 
 
 async def apprise_send(url: str, message: Message) -> str | None:
-    """Send one message to one apprise URL; None on success, else a masked reason."""
-    ap = apprise.Apprise()
+    """Send one message to one apprise URL; None on success, else a redacted reason."""
+    remember_secrets([url])
+    ap = apprise.Apprise(asset=_ASSET)
     if not ap.add(url):
         return "not a valid apprise URL"
-    body, fmt = body_for(url, message)
-    with apprise.LogCapture(level=logging.WARNING) as captured:
-        result = await ap.async_notify(body=body, title=message.subject, body_format=fmt)
-    if result:
-        return None
-    detail = " ".join(captured.getvalue().split())[-500:]  # type: ignore[union-attr]
-    return mask_secrets(detail or "delivery failed")
+    body, fmt = body_for(ap[0], message)
+    try:
+        result = await ap.async_notify(
+            body=body, title=message.subject, body_format=fmt, timeout=SEND_TIMEOUT
+        )
+    except Exception as e:  # a plugin's bug is this URL's failure, not the outbox's
+        return redact(f"{type(e).__name__}: {e}")[:500]
+    try:
+        return None if result else _failure_reason(result)
+    finally:
+        getattr(result, "close", lambda: None)()  # releases apprise's captured logs
+
+
+def _failure_reason(result: Any) -> str:
+    """What apprise said went wrong, from the logs it captured for this one call (another
+    coroutine's messages cannot mix in, as they would with a capture of the global logger)."""
+    lines: list[str] = []
+    for entry in getattr(result, "logs", list)():
+        line = " ".join(str(entry.message).split())
+        if entry.level in _FAILURE_LEVELS and line not in lines:
+            lines.append(line)
+    status = getattr(getattr(result, "status", None), "name", "failure").lower()
+    return redact("; ".join(lines) or f"delivery failed ({status})")[:500]
 
 
 @dataclass
@@ -88,52 +203,110 @@ class Deliverer:
         send: Sender = apprise_send,
     ) -> None:
         self.store, self.config, self.clock, self.send = store, config, clock, send
+        self._db = str(Path(store.path).resolve())  # one file under any spelling of its path
+        remember_secrets(url for sub in config.subscribers for url in sub.urls)
 
     async def deliver_due(self) -> DeliveryReport:
         report = DeliveryReport()
-        for row in self.store.due_alerts(iso(self.clock())):
-            if not self.store.claim(row["id"], self.clock()):
-                continue  # another deliverer has it
-            row = self.store.one("SELECT * FROM alerts WHERE id = ?", (row["id"],)) or row
+        for listed in self.store.due_alerts(iso(self.clock())):
+            row = self._claim(listed)
+            if row is None:
+                continue
             report.attempted += 1
             try:
-                ok = await self.deliver(row)
+                ok = await self._deliver_claimed(row)
             finally:
-                self.store.release(row["id"])
+                self._release(row["id"])
             report.sent += ok
             report.failed += not ok
         return report
 
+    def _claim(self, listed: dict[str, Any]) -> dict[str, Any] | None:
+        """The row as it is now, leased to us, if it is still due; else None."""
+        key = (self._db, listed["id"])
+        with _in_flight_lock:
+            if key in _in_flight:
+                return None  # another deliverer of this process is sending it
+            _in_flight.add(key)
+        try:
+            urls = len(self.config.subscriber(listed["subscriber"]).urls)
+        except KeyError:
+            urls = 1
+        now = self.clock()
+        row = None
+        if self.store.claim(listed["id"], now, SEND_TIMEOUT * urls + LEASE_MARGIN):
+            row = self.store.one("SELECT * FROM alerts WHERE id = ?", (listed["id"],))
+            # Listed before the claim: another deliverer may have failed it since and set a
+            # retry time.
+            if row is not None and (row["next_attempt_at"] or "") > iso(now):
+                self.store.release(listed["id"])
+                row = None
+        if row is None:
+            with _in_flight_lock:
+                _in_flight.discard(key)
+        return row
+
+    def _release(self, alert_id: int) -> None:
+        self.store.release(alert_id)
+        with _in_flight_lock:
+            _in_flight.discard((self._db, alert_id))
+
+    async def _deliver_claimed(self, row: dict[str, Any]) -> bool:
+        try:
+            return await self.deliver(row)
+        except Exception as e:  # one broken row must not stop the rows after it
+            log.error("Alert %s could not be delivered", row["id"], exc_info=True)
+            self._retry_later(row, redact(f"{type(e).__name__}: {e}"))
+            return False
+
     async def deliver(self, row: dict[str, Any]) -> bool:
+        """Send one claimed row to every URL of its subscriber that has not taken it yet."""
         try:
             sub = self.config.subscriber(row["subscriber"])
         except KeyError:
-            self.store.mark_attempt_failed(row["id"], "subscriber no longer configured", None, True)
-            return False
+            return self._give_up(row, "subscriber no longer configured")
+        if row["kind"] == "instant" and row["topic"] and not sub.wants(row["topic"]):
+            return self._give_up(row, f"subscriber no longer follows topic {row['topic']}")
         message = self.compose(row)
         if message is None:
-            self.store.mark_attempt_failed(row["id"], "article no longer stored", None, True)
+            return self._give_up(row, "article no longer stored")
+        errors = await self._send_to_each(row, sub, message)
+        if errors:
+            self._retry_later(row, "; ".join(errors))
             return False
+        self.store.mark_sent(row["id"], iso(self.clock()))
+        log.info("Alert %s sent to %s", row["id"], sub.name)
+        return True
+
+    async def _send_to_each(self, row: dict[str, Any], sub: Subscriber, message: Message) \
+            -> list[str]:
         done = set(json.loads(row.get("delivered") or "[]"))
         errors = []
         for url in sub.urls:
             key = url_key(url)
             if key in done:
                 continue
-            error = await self.send(url, message)
+            try:
+                error = await self.send(url, message)
+            except Exception as e:
+                error = f"{type(e).__name__}: {e}"
             if error is None:
                 done.add(key)
+                # Committed now, before the next URL: see the module docstring.
                 self.store.db["alerts"].update(row["id"], {"delivered": json.dumps(sorted(done))})
             else:
-                errors.append(f"{mask_secrets(url)}: {error}")
-        if not errors:
-            self.store.mark_sent(row["id"], iso(self.clock()))
-            log.info("Alert %s sent to %s", row["id"], sub.name)
-            return True
+                errors.append(f"{mask_secrets(url)}: {redact(error)}")
+        return errors
+
+    def _retry_later(self, row: dict[str, Any], error: str) -> None:
         retry_at = iso(self.clock() + backoff(row["attempts"] + 1))
-        self.store.mark_attempt_failed(row["id"], "; ".join(errors), retry_at)
-        log.warning("Alert %s to %s failed, retry at %s: %s", row["id"], sub.name, retry_at,
-                    "; ".join(errors))
+        self.store.mark_attempt_failed(row["id"], error, retry_at)
+        log.warning("Alert %s to %s failed, retry at %s: %s", row["id"], row["subscriber"],
+                    retry_at, error)
+
+    def _give_up(self, row: dict[str, Any], reason: str) -> bool:
+        self.store.mark_attempt_failed(row["id"], reason, None, True)
+        log.warning("Alert %s to %s dropped: %s", row["id"], row["subscriber"], reason)
         return False
 
     # -- composing --------------------------------------------------------------------------
@@ -205,41 +378,49 @@ class Deliverer:
     def _close_digest(self, sub: Subscriber, now: datetime) -> int:
         schedule = parse_schedule(sub.digest)
         assert schedule is not None
-        start, end = last_due_period(schedule, now, self.config.settings.tz)
+        tz = self.config.settings.tz
+        start, end = last_due_period(schedule, now, tz)
         end_iso = end.astimezone(UTC).isoformat(timespec="seconds")
+        key = f"digest:{sub.name}:{end_iso}"
         with self.store.transaction():
-            items = self.store.rows(
-                "SELECT id, article_id, topic FROM alerts WHERE subscriber = ? AND "
-                "kind = 'digest-item' AND digest_id IS NULL AND status = 'pending' "
-                "AND created_at < ? ORDER BY id",
-                (sub.name, end_iso),
-            )
+            items = self._open_items(sub, end_iso)
             if not items:
                 return 0  # an empty period sends nothing
+            # Stories left from earlier periods (no digest was closed then) go in this one, and
+            # its period says so.
+            oldest = min(datetime.fromisoformat(i["created_at"]) for i in items)
+            start = min(start, period_containing(schedule, oldest, tz)[0])
             payload = {
                 "start": start.isoformat(),
                 "end": end.isoformat(),
                 "items": [{"article_id": i["article_id"], "topic": i["topic"]} for i in items],
             }
-            added = self.store.queue_alert(
-                {
-                    "subscriber": sub.name,
-                    "kind": "digest",
-                    "dedup_key": f"digest:{sub.name}:{end_iso}",
-                    "payload": json.dumps(payload),
-                }
-            )
-            if not added:
-                return 0
-            digest_id = self.store.one(
-                "SELECT id FROM alerts WHERE dedup_key = ?", (f"digest:{sub.name}:{end_iso}",)
-            )["id"]  # type: ignore[index]
+            row = {"subscriber": sub.name, "kind": "digest", "dedup_key": key,
+                   "payload": json.dumps(payload)}
+            if not self.store.queue_alert(row):
+                return 0  # this period's digest exists: the stragglers wait for the next one
+            digest_id = self.store.one("SELECT id FROM alerts WHERE dedup_key = ?", (key,))["id"]  # type: ignore[index]
             marks = ",".join("?" * len(items))
             self.store.db.execute(
                 f"UPDATE alerts SET digest_id = ? WHERE id IN ({marks})",
                 [digest_id, *[i["id"] for i in items]],
             )
         return 1
+
+    def _open_items(self, sub: Subscriber, end_iso: str) -> list[dict[str, Any]]:
+        """The subscriber's stories queued before `end_iso` that no digest carries yet; those of
+        topics the subscriber has stopped following are dropped instead."""
+        items = self.store.rows(
+            "SELECT id, article_id, topic, created_at FROM alerts WHERE subscriber = ? AND "
+            "kind = 'digest-item' AND digest_id IS NULL AND status = 'pending' "
+            "AND created_at < ? ORDER BY id",
+            (sub.name, end_iso),
+        )
+        for item in items:
+            if not sub.wants(item["topic"]):
+                reason = f"subscriber no longer follows topic {item['topic']}"
+                self.store.mark_attempt_failed(item["id"], reason, None, True)
+        return [i for i in items if sub.wants(i["topic"])]
 
 
 def _parse_time(value: str | None) -> datetime | None:

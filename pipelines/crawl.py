@@ -1,7 +1,7 @@
 """The Scrapy item pipelines: thin shells over the stage modules.
 
-    ArticlePage --ExtractPipeline--> Document --IngestPipeline--> stored, matched, alerts queued
-                                                                 (alerts delivered when the crawl ends)
+    ArticlePage --ExtractPipeline--> Document --IngestPipeline--> stored, matched, queued
+                                                        (alerts delivered when the crawl ends)
 
 Extraction runs in a pool of worker processes: trafilatura is CPU-bound and not thread-safe, and
 on the reactor thread it would stall every download for ~40 ms per page.
@@ -25,15 +25,18 @@ from balkanwatch.config import Outlet
 from crawler.items import ArticlePage
 from crawler.urls import canonical_url, is_own_domain
 from pipelines.alerts import Deliverer
-from pipelines.extract import Extracted, extract_article
-from pipelines.ingest import Document, Ingester, build_index
-from pipelines.topics import TopicMatcher
+from pipelines.ingest import Document, Ingester
+
+# Heavy stages (trafilatura, the MinHash index) are loaded on the first article, not at start: a
+# poll that finds nothing new (the common case, every few minutes) then costs little CPU.
 
 log = logging.getLogger(__name__)
 
 
 def _extract_in_worker(html: bytes, encoding: str | None, url: str) -> dict[str, Any] | None:
     """Runs in a worker process; returns plain data so it pickles cheaply."""
+    from pipelines.extract import extract_article
+
     if encoding:
         try:
             markup: str | bytes = html.decode(encoding)
@@ -45,7 +48,7 @@ def _extract_in_worker(html: bytes, encoding: str | None, url: str) -> dict[str,
     return asdict(result) if result else None
 
 
-def to_document(page: ArticlePage, ex: Extracted, outlet: Outlet) -> Document:
+def to_document(page: ArticlePage, ex: Any, outlet: Outlet) -> Document:
     """Join what the page said about itself with what the feed said about it."""
     url = page.url
     aliases = set(page.aliases) | {page.url}
@@ -87,10 +90,16 @@ class ExtractPipeline:
         return cls(workers)
 
     def open_spider(self, spider: Spider) -> None:
-        # forkserver: workers start from a clean process, not a fork of the reactor's state.
-        ctx = multiprocessing.get_context("forkserver")
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         self.spider = spider
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            # forkserver: workers start from a clean process, not a fork of the reactor's
+            # state; they import trafilatura once and keep it.
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["pipelines.extract"])
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        return self.pool
 
     def close_spider(self, spider: Spider) -> None:
         if self.pool:
@@ -99,13 +108,16 @@ class ExtractPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        assert self.pool is not None
-        future = self.pool.submit(_extract_in_worker, item.html, item.encoding, item.response_url)
+        future = self._pool().submit(
+            _extract_in_worker, item.html, item.encoding, item.response_url
+        )
         data = await asyncio.wrap_future(future)
         if data is None:
             self.spider.runs[item.outlet].errors.append(f"{item.url}: no article text")  # type: ignore[attr-defined]
             raise DropItem(f"No article text in {item.url}")
         outlet = self.spider.config.outlet(item.outlet)  # type: ignore[attr-defined]
+        from pipelines.extract import Extracted
+
         return to_document(item, Extracted(**data), outlet)
 
 
@@ -113,12 +125,21 @@ class IngestPipeline:
     """Document -> stored article with its story, matches and queued alerts; delivers at the end."""
 
     def open_spider(self, spider: Spider) -> None:
-        config = spider.config  # type: ignore[attr-defined]
         self.spider = spider
         self.store = spider.store  # type: ignore[attr-defined]
-        index = build_index(self.store, window_days=14)
-        self.ingester = Ingester(self.store, config, TopicMatcher(config.topics), index)
-        self.deliverer = Deliverer(self.store, config)
+        self.deliverer = Deliverer(self.store, spider.config)  # type: ignore[attr-defined]
+        self._ingester: Ingester | None = None
+
+    @property
+    def ingester(self) -> Ingester:
+        if self._ingester is None:
+            from pipelines.ingest import build_index
+            from pipelines.topics import TopicMatcher
+
+            config = self.spider.config  # type: ignore[attr-defined]
+            index = build_index(self.store, window_days=config.settings.dedup_window_days)
+            self._ingester = Ingester(self.store, config, TopicMatcher(config.topics), index)
+        return self._ingester
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Document):
@@ -131,7 +152,9 @@ class IngestPipeline:
         run.alerted += result.alerts_queued
         log.info(
             "Stored %s (%s, story %s)%s",
-            result.status, item.url, result.story_id,
+            result.status,
+            item.url,
+            result.story_id,
             f" matched {', '.join(result.topics)}" if result.topics else "",
         )
         return {"url": item.url, "status": result.status, "topics": result.topics}

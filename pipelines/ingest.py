@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from balkanwatch.config import Config
-from pipelines.dedup import StoryIndex, content_hash, signature
 from pipelines.store import Store, utcnow
-from pipelines.topics import TopicMatch, TopicMatcher
+
+if TYPE_CHECKING:
+    from pipelines.dedup import StoryIndex
+    from pipelines.topics import TopicMatch, TopicMatcher
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +85,13 @@ class Ingester:
         self.store, self.config, self.matcher, self.index = store, config, matcher, index
 
     def ingest(self, doc: Document) -> IngestResult:
+        from pipelines.dedup import content_hash, signature
+
         store = self.store
-        digest = content_hash(doc.body)
-        sig = signature(doc.body)
+        # Fingerprints of the seed-form text: dedup skips the title line itself, so a copy with
+        # a new headline is still the same story.
+        digest = content_hash(doc.text)
+        sig = signature(doc.text)
         with store.transaction():
             existing = store.article_id_for(doc.url)
             if existing is None:
@@ -102,14 +108,15 @@ class Ingester:
             # The index follows the database only after commit, so a rollback leaves no ghost entry.
             key = str(result.article_id)
             self.index.remove(key)
-            self.index.add(key, str(result.story_id), sig, _ts(doc.fetched_at))
+            if sig:  # too short a body has no signature: exact copies only
+                self.index.add(key, str(result.story_id), sig, _ts(doc.fetched_at))
         if result.topics and not self.config.subscribers:
             log.info("Match without subscribers: %s %s -> %s", doc.outlet, doc.url, result.topics)
         return result
 
     def _find_story(self, digest: str, sig: bytes) -> int | None:
         story = self.store.story_by_hash(digest)
-        if story is None:
+        if story is None and sig:
             found = self.index.find(sig)
             story = int(found) if found is not None else None
         return story
@@ -128,7 +135,7 @@ class Ingester:
             "sitename": doc.sitename,
             "story_id": story,
             "content_hash": digest,
-            "signature": sig,
+            "signature": sig or None,
         }
         article_id = self.store.insert_article(row)
         self.store.index_search(article_id, doc.title or "", doc.body)
@@ -137,9 +144,7 @@ class Ingester:
         topics = [m.name for m in matches]
         self.store.replace_matches(article_id, matches_as_rows(matches))
         queued = self._queue(story_id, article_id, topics)
-        return IngestResult(
-            article_id, story_id, "duplicate" if story else "new", topics, queued
-        )
+        return IngestResult(article_id, story_id, "duplicate" if story else "new", topics, queued)
 
     def _update(self, article_id: int, doc: Document, digest: str, sig: bytes) -> IngestResult:
         old = self.store.article(article_id)
@@ -155,7 +160,7 @@ class Ingester:
                 "published": doc.published or old["published"],
                 "language": doc.language or old["language"],
                 "content_hash": digest,
-                "signature": sig,
+                "signature": sig or None,
                 "updated_at": doc.fetched_at,
             },
         )
@@ -184,6 +189,8 @@ def _ts(iso_time: str) -> float:
 def build_index(store: Store, window_days: float) -> StoryIndex:
     """Rebuild the near-duplicate index from the stored signatures of the window."""
     from datetime import UTC, datetime, timedelta
+
+    from pipelines.dedup import StoryIndex
 
     since = (datetime.now(UTC) - timedelta(days=window_days)).isoformat(timespec="seconds")
     return StoryIndex.from_rows(store.signatures_since(since), window_days=window_days)

@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     created_at TEXT NOT NULL,
     next_attempt_at TEXT,
     sent_at TEXT,
-    dedup_key TEXT NOT NULL UNIQUE,    -- one alert per subscriber, story and topic (or digest period)
+    dedup_key TEXT NOT NULL UNIQUE,    -- one per subscriber, story and topic (or digest period)
     delivered TEXT,                    -- JSON list of digests of the apprise URLs already done
     lease_until REAL,                  -- a deliverer is sending it until then (unix time)
     lease_owner TEXT,                  -- host:pid of that deliverer
@@ -199,7 +199,9 @@ class Store:
         table.insert(row)
         article_id = int(table.last_pk)  # type: ignore[arg-type]
         if not row.get("story_id"):
-            self.db.execute("UPDATE articles SET story_id = ? WHERE id = ?", (article_id, article_id))
+            self.db.execute(
+                "UPDATE articles SET story_id = ? WHERE id = ?", (article_id, article_id)
+            )
         return article_id
 
     def update_article(self, article_id: int, changes: dict[str, Any]) -> None:
@@ -281,8 +283,9 @@ class Store:
         )
         return cur.rowcount == 1
 
-    def due_alerts(self, now_iso: str, kinds: tuple[str, ...] = ("instant", "digest", "operator"))\
-            -> list[dict[str, Any]]:
+    def due_alerts(
+        self, now_iso: str, kinds: tuple[str, ...] = ("instant", "digest", "operator")
+    ) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(kinds))
         return self.rows(
             f"SELECT * FROM alerts WHERE status = 'pending' AND kind IN ({marks}) "

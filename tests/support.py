@@ -67,8 +67,7 @@ class FixtureSite:
                 if route.last_modified:
                     extra["Last-Modified"] = route.last_modified
                 fresh = (route.etag and headers.get("if-none-match") == route.etag) or (
-                    route.last_modified
-                    and headers.get("if-modified-since") == route.last_modified
+                    route.last_modified and headers.get("if-modified-since") == route.last_modified
                 )
                 if fresh and route.status == 200:
                     return self._send(304, b"", None, extra)
@@ -127,9 +126,7 @@ def rss(items: list[dict[str, str]], title: str = "Fixture outlet") -> str:
     ]
     for it in items:
         pub = f"<pubDate>{it['pubDate']}</pubDate>" if it.get("pubDate") else ""
-        parts.append(
-            f"<item><title>{it['title']}</title><link>{it['link']}</link>{pub}</item>"
-        )
+        parts.append(f"<item><title>{it['title']}</title><link>{it['link']}</link>{pub}</item>")
     parts.append("</channel></rss>")
     return "\n".join(parts)
 
@@ -166,23 +163,34 @@ def write_config(
 
 # Fast, local crawling: no politeness delays against our own loopback servers.
 FAST = [
-    "-s", "DOWNLOAD_DELAY=0",
-    "-s", "AUTOTHROTTLE_ENABLED=False",
-    "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
-    "-s", "RETRY_TIMES=0",
-    "-s", "DOWNLOAD_TIMEOUT=5",
-    "-s", "EXTRACT_WORKERS=2",
+    "-s",
+    "DOWNLOAD_DELAY=0",
+    "-s",
+    "AUTOTHROTTLE_ENABLED=False",
+    "-s",
+    "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+    "-s",
+    "RETRY_TIMES=0",
+    "-s",
+    "DOWNLOAD_TIMEOUT=5",
+    "-s",
+    "EXTRACT_WORKERS=2",
 ]
 
 
-def crawl(config_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120)\
-        -> subprocess.CompletedProcess[str]:
+def crawl(
+    config_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """`scrapy crawl outlets` as an operator runs it, from the repository root."""
     full_env = {**os.environ, "BALKANWATCH_CONFIG": str(config_dir), **(env or {})}
     full_env.pop("BALKANWATCH_DB", None) if "BALKANWATCH_DB" not in (env or {}) else None
     return subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", "outlets", *FAST, *args],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -230,8 +238,14 @@ class SMTPSink:
         self.controller.stop()
 
 
-def article_page(title: str, paragraphs: list[str], published: str = "2026-11-30T08:00:00+01:00",
-                 lang: str = "en", canonical: str | None = None, charset: str = "utf-8") -> str:
+def article_page(
+    title: str,
+    paragraphs: list[str],
+    published: str = "2026-11-30T08:00:00+01:00",
+    lang: str = "en",
+    canonical: str | None = None,
+    charset: str = "utf-8",
+) -> str:
     """A plain news article page with the usual furniture around the story."""
     canon = f'<link rel="canonical" href="{canonical}">' if canonical else ""
     body = "\n".join(f"<p>{p}</p>" for p in paragraphs)

@@ -19,8 +19,10 @@ def run(args: list[str], stdin: str | bytes, cfg: Path) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "balkanwatch.cli", *args],
         input=stdin if isinstance(stdin, bytes) else stdin.encode(),
-        cwd=ROOT, env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
-        capture_output=True, timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
+        capture_output=True,
+        timeout=120,
     )
 
 
@@ -63,16 +65,22 @@ def test_match_plain_text(tmp_path: Path) -> None:
 
 
 def test_match_jsonl_bad_line_is_a_clear_error(tmp_path: Path) -> None:
-    done = run(["match", "--jsonl"], '{"id": 1, "text": "ok"}\nnot json\n',
-               write_config(tmp_path / "cfg", []))
+    done = run(
+        ["match", "--jsonl"],
+        '{"id": 1, "text": "ok"}\nnot json\n',
+        write_config(tmp_path / "cfg", []),
+    )
     assert done.returncode == 1
     assert b"stdin line 2" in done.stderr and b"Traceback" not in done.stderr
 
 
 def test_extract_prints_seed_form(tmp_path: Path) -> None:
     page = (FIXTURES / "pages" / "002_6c890267cd0b48aa.html").read_bytes()
-    done = run(["extract", "--url", "https://www.rferl.org/a/31760934.html"], page,
-               write_config(tmp_path / "cfg", []))
+    done = run(
+        ["extract", "--url", "https://www.rferl.org/a/31760934.html"],
+        page,
+        write_config(tmp_path / "cfg", []),
+    )
     assert done.returncode == 0, done.stderr.decode()
     lines = done.stdout.decode().splitlines()
     assert lines[0] == "Kosovo President Asks Washington For Help In Joining NATO"

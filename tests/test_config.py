@@ -154,8 +154,13 @@ def test_errors_name_file_entry_and_problem(
 
 
 def test_secret_never_in_error(tmp_path: Path) -> None:
-    subs = [{"name": "desk", "urls": [f"mailtos://bw:{SECRET}@smtp.example.org?to=a@b.c"],
-             "digest": "whenever"}]
+    subs = [
+        {
+            "name": "desk",
+            "urls": [f"mailtos://bw:{SECRET}@smtp.example.org?to=a@b.c"],
+            "digest": "whenever",
+        }
+    ]
     with pytest.raises(ConfigError) as err:
         load_config(make(tmp_path, subscribers=subs), env={})
     assert SECRET not in str(err.value)
@@ -169,7 +174,11 @@ def test_missing_directory() -> None:
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "balkanwatch.cli", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -186,8 +195,12 @@ def test_check_config_masks_secrets(tmp_path: Path) -> None:
     cfg_dir = make(tmp_path, subscribers=subs)
     import os
 
-    env = {**os.environ, "BALKANWATCH_CONFIG": str(cfg_dir), "SMTP_PASS": SECRET,
-           "SLACK_TOKEN": "xoxbSecretTokenValue123"}
+    env = {
+        **os.environ,
+        "BALKANWATCH_CONFIG": str(cfg_dir),
+        "SMTP_PASS": SECRET,
+        "SLACK_TOKEN": "xoxbSecretTokenValue123",
+    }
     done = run_cli("check-config", env=env)
     assert done.returncode == 0, done.stderr
     assert "fixture" in done.stdout and "kosovo-security" in done.stdout and "desk" in done.stdout

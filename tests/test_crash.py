@@ -30,9 +30,11 @@ def site() -> Iterator[FixtureSite]:
     for i in range(N):
         path = f"/2026/12/01/story-{i}"
         # Each story distinct (no dedup between them), each mentioning Kosovo.
-        paras = [f"Story {i}: the Kosovo assembly debated bill number {i * 37 + 11} on "
-                 f"{['roads', 'schools', 'energy', 'water', 'courts', 'health'][i]} today, "
-                 f"and deputies from {i + 2} parties spoke about district {i * 13}."] * 3
+        paras = [
+            f"Story {i}: the Kosovo assembly debated bill number {i * 37 + 11} on "
+            f"{['roads', 'schools', 'energy', 'water', 'courts', 'health'][i]} today, "
+            f"and deputies from {i + 2} parties spoke about district {i * 13}."
+        ] * 3
         s.add(path, article_page(f"Kosovo story {i}", paras), delay=0.4)
         items.append({"title": f"Kosovo story {i}", "link": s.url(path)})
     s.add("/feed/", rss(items), content_type="application/rss+xml", etag='"v1"')
@@ -43,8 +45,11 @@ def site() -> Iterator[FixtureSite]:
 def start(cfg: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "scheduler.py", "--once", *FAST, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"],
-        cwd=ROOT, env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -78,8 +83,11 @@ def test_kill_9_then_restart_loses_nothing_and_repeats_nothing(
         if moment == "mid-crawl":
             wait_for(lambda: count(cfg, "SELECT count(*) FROM articles") >= 2, 60, "2 articles")
         else:
-            wait_for(lambda: len(smtp.messages) >= 2 and smtp.receiving.is_set(), 90,
-                     "the third e-mail in flight")
+            wait_for(
+                lambda: len(smtp.messages) >= 2 and smtp.receiving.is_set(),
+                90,
+                "the third e-mail in flight",
+            )
         kill_all(proc)
         stored_before = count(cfg, "SELECT count(*) FROM articles")
         assert 0 < stored_before <= N

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -67,13 +67,18 @@ def publish(site: FixtureSite, stories: dict[str, tuple[str, list[str]]]) -> str
         when = format_datetime(NOW - timedelta(hours=i + 1))
         # Feed links carry tracking parameters, as real feeds do: they must not reach the store.
         items.append({"title": title, "link": site.url(path) + "?utm_source=rss", "pubDate": when})
-    return site.add("/feed/", rss(items), content_type="application/rss+xml",
-                    etag='"feed-v1"')
+    return site.add("/feed/", rss(items), content_type="application/rss+xml", etag='"feed-v1"')
 
 
 def outlet(site: FixtureSite, feed: str) -> dict:
-    return {"name": "fixture", "title": "Fixture News", "homepage": site.url("/"),
-            "language": "en", "country": "XK", "feeds": [feed]}
+    return {
+        "name": "fixture",
+        "title": "Fixture News",
+        "homepage": site.url("/"),
+        "language": "en",
+        "country": "XK",
+        "feeds": [feed],
+    }
 
 
 def db_rows(cfg: Path, sql: str) -> list[tuple]:
@@ -86,7 +91,8 @@ def test_crawl_stores_matches_and_alerts_once(
 ) -> None:
     feed = publish(site, STORIES)
     cfg = write_config(
-        tmp_path / "cfg", [outlet(site, feed)],
+        tmp_path / "cfg",
+        [outlet(site, feed)],
         subscribers=[{"name": "desk", "urls": [smtp.url()]}],
     )
     done = crawl(cfg)
@@ -94,9 +100,16 @@ def test_crawl_stores_matches_and_alerts_once(
 
     urls = sorted(u for (u,) in db_rows(cfg, "SELECT url FROM articles"))
     assert urls == sorted(site.url(p) for p in STORIES)  # canonical: tracking parameters gone
-    matched = {t for (t,) in db_rows(cfg, "SELECT a.title FROM matches m JOIN articles a "
-                                          "ON a.id = m.article_id")}
-    assert matched == {STORIES["/2026/11/30/kosovo-nato"][0], STORIES["/2026/11/30/kfor-patrols"][0]}
+    matched = {
+        t
+        for (t,) in db_rows(
+            cfg, "SELECT a.title FROM matches m JOIN articles a ON a.id = m.article_id"
+        )
+    }
+    assert matched == {
+        STORIES["/2026/11/30/kosovo-nato"][0],
+        STORIES["/2026/11/30/kfor-patrols"][0],
+    }
 
     # One e-mail per matching story, with its title and link; none for the weather story.
     assert len(smtp.messages) == 2
@@ -126,8 +139,9 @@ def test_undeliverable_alert_stays_pending_then_is_sent(tmp_path: Path, site: Fi
     smtp = SMTPSink()
     url = smtp.url()
     smtp.stop()  # the mail server is down during the crawl
-    cfg = write_config(tmp_path / "cfg", [outlet(site, feed)],
-                       subscribers=[{"name": "desk", "urls": [url]}])
+    cfg = write_config(
+        tmp_path / "cfg", [outlet(site, feed)], subscribers=[{"name": "desk", "urls": [url]}]
+    )
     done = crawl(cfg)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = db_rows(cfg, "SELECT status, attempts, last_error, next_attempt_at FROM alerts")
@@ -143,10 +157,16 @@ def test_restricting_outlets_and_other_domains(tmp_path: Path, site: FixtureSite
     try:
         other.add("/2026/11/30/elsewhere", article_page("Kosovo elsewhere", ["Kosovo " * 40]))
         site.add("/2026/11/30/kosovo-nato", article_page(*STORIES["/2026/11/30/kosovo-nato"]))
-        feed = site.add("/feed/", rss([
-            {"title": "here", "link": site.url("/2026/11/30/kosovo-nato")},
-            {"title": "there", "link": other.url("/2026/11/30/elsewhere")},
-        ]), content_type="application/rss+xml")
+        feed = site.add(
+            "/feed/",
+            rss(
+                [
+                    {"title": "here", "link": site.url("/2026/11/30/kosovo-nato")},
+                    {"title": "there", "link": other.url("/2026/11/30/elsewhere")},
+                ]
+            ),
+            content_type="application/rss+xml",
+        )
         second = {**outlet(other, other.add("/feed/", rss([]))), "name": "second"}
         cfg = write_config(tmp_path / "cfg", [outlet(site, feed), second])
         done = crawl(cfg, "-a", "outlets=fixture")

@@ -15,8 +15,10 @@ import pytest
 
 from tests.support import FAST, ROOT, FixtureSite, SMTPSink, article_page, rss, write_config
 
-KOSOVO = ["Kosovo's government and KFOR agreed on new patrol routes in the north of the country, "
-          "officials in Pristina said on Tuesday after a meeting with NATO commanders."] * 3
+KOSOVO = [
+    "Kosovo's government and KFOR agreed on new patrol routes in the north of the country, "
+    "officials in Pristina said on Tuesday after a meeting with NATO commanders."
+] * 3
 
 
 @pytest.fixture
@@ -36,8 +38,11 @@ def smtp() -> Iterator[SMTPSink]:
 def daemon(cfg: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "scheduler.py", *args, *FAST],
-        cwd=ROOT, env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -69,8 +74,15 @@ def setup(tmp_path: Path, site: FixtureSite, smtp: SMTPSink, interval: str = "1h
     site.items = items  # type: ignore[attr-defined]
     return write_config(
         tmp_path / "cfg",
-        [{"name": "fixture", "title": "Fixture", "homepage": site.url("/"),
-          "feeds": [site.url("/feed/")], "interval": interval}],
+        [
+            {
+                "name": "fixture",
+                "title": "Fixture",
+                "homepage": site.url("/"),
+                "feeds": [site.url("/feed/")],
+                "interval": interval,
+            }
+        ],
         subscribers=[{"name": "desk", "urls": [smtp.url()]}],
     )
 
@@ -116,3 +128,42 @@ def test_new_article_alerts_within_two_intervals_and_sigterm_stops(
     assert proc.returncode == 0, out[-3000:]
     assert stop_time < 15
     assert "Stopped" in out
+
+
+def test_failing_outlet_alerts_operators_once_then_on_recovery(
+    tmp_path: Path, site: FixtureSite, smtp: SMTPSink
+) -> None:
+    site.add("/feed/", "server error", status=503, content_type="text/plain")
+    cfg = write_config(
+        tmp_path / "cfg",
+        [
+            {
+                "name": "flaky",
+                "homepage": site.url("/"),
+                "feeds": [site.url("/feed/")],
+                "interval": "2s",
+            }
+        ],
+        subscribers=[{"name": "ops", "urls": [smtp.url("ops@example.org")]}],
+        settings={"operators": ["ops"], "failure_threshold": 2},
+    )
+    proc = daemon(cfg)
+    try:
+        wait_for(lambda: len(smtp.messages) == 1, 60, "the failure alert")
+        assert "flaky is failing" in smtp.messages[0]["subject"]
+        assert "503" in smtp.messages[0].get_body(("plain",)).get_content()
+        failed = count(cfg, "SELECT count(*) FROM crawls WHERE status = 'error'")
+        wait_for(
+            lambda: count(cfg, "SELECT count(*) FROM crawls") >= failed + 2,
+            60,
+            "more failed crawls",
+        )
+        assert len(smtp.messages) == 1  # still failing: no repeat
+        site.add("/feed/", rss([]), content_type="application/rss+xml")
+        wait_for(lambda: len(smtp.messages) == 2, 60, "the recovery alert")
+        assert "flaky recovered" in smtp.messages[1]["subject"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out[-2000:]
+    assert "flaky is failing" in out and "recovered" in out  # logged as warnings too

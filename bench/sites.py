@@ -1,0 +1,135 @@
+"""Synthetic news outlets for the benchmarks: realistic article pages (10-150 KB, with the scripts,
+navigation, related lists and comments of real news pages) and a feed per outlet, served by a
+separate process so the server's CPU does not count against the crawl.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import random
+import sys
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SENTENCES = [
+    json.loads(line)["text"]
+    for line in (ROOT / "tests" / "data" / "topics_corpus.jsonl").open(encoding="utf-8")
+] + [
+    line.strip()
+    for seed in sorted((ROOT / "tests" / "fixtures" / "seeds").glob("*.txt"))
+    for line in seed.read_text(encoding="utf-8").splitlines()
+    if len(line.split()) > 8
+]
+
+
+HOMEPAGES = sorted((ROOT / "tests" / "fixtures" / "homepages").glob("*.html"))
+MARK = "<!--ARTICLE-->"
+
+
+def _chromes(variants: int = 12) -> list[str]:
+    """Page furniture from real outlet homepages (menus, widgets, scripts, footers), cut to
+    different sizes, with a marker where the article goes."""
+    import lxml.html
+
+    rng = random.Random(7)
+    out = []
+    for path in HOMEPAGES:
+        for v in range(variants):
+            tree = lxml.html.fromstring(path.read_bytes())
+            body = tree.find("body")
+            if body is None:
+                continue
+            kids = list(body)
+            keep = (v + 1) / variants
+            for kid in kids:
+                if rng.random() > keep:
+                    body.remove(kid)
+            slot = lxml.html.fromstring("<div id='article-slot'></div>")
+            body.insert(min(2, len(body)), slot)
+            html = lxml.html.tostring(tree, encoding="unicode")
+            out.append(html.replace('<div id="article-slot"></div>', MARK))
+    return out
+
+
+CHROMES: list[str] = []
+
+
+def article_html(rng: random.Random, n: int, outlet: int) -> tuple[str, str]:
+    """(title, page) for article n: 4-30 paragraphs inside a real outlet's page furniture."""
+    if not CHROMES:
+        CHROMES.extend(_chromes())
+    title = " ".join(rng.choice(SENTENCES).split()[:10]).rstrip(".,") + f" ({outlet}-{n})"
+    paras = [
+        " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(2, 5)))
+        for _ in range(rng.randint(4, 30))
+    ]
+    body = "".join(
+        f"<p>{p}</p>" if i % 6 else f"<h2>{p[:60]}</h2><p>{p}</p>" for i, p in enumerate(paras)
+    )
+    article = (
+        f'<article><h1>{title}</h1><div class="byline">By Staff</div>{body}'
+        '<div class="share">Share Facebook X WhatsApp</div></article>'
+    )
+    chrome = rng.choice(CHROMES)
+    head_meta = (
+        f'<meta property="og:title" content="{title}">'
+        f'<meta property="article:published_time" content="2026-11-30T{n % 24:02d}:00:00+01:00">'
+        f"<title>{title}</title>"
+    )
+    page = chrome.replace("<head>", "<head>" + head_meta, 1).replace(MARK, article, 1)
+    return title, page
+
+
+def build_outlet(outlet: int, pages: int, seed: int = 1) -> dict[str, bytes]:
+    """Routes of one outlet: /feed/ with every article, and the article pages."""
+    rng = random.Random(seed * 1000 + outlet)
+    routes: dict[str, bytes] = {}
+    items = []
+    now = datetime.now(UTC)
+    for n in range(pages):
+        title, page = article_html(rng, n, outlet)
+        path = f"/2026/11/30/article-{n}"
+        routes[path] = page.encode()
+        items.append((title, path, format_datetime(now - timedelta(minutes=n))))
+    return routes | {"/feed/": b""} | {"__items__": json.dumps(items).encode()}
+
+
+def _serve(host: str, routes: dict[str, bytes], ready: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    from tests.support import FixtureSite, rss
+
+    site = FixtureSite(host)
+    items = json.loads(routes.pop("__items__"))
+    routes.pop("/feed/")
+    for path, body in routes.items():
+        site.add(path, body)
+    site.add(
+        "/feed/",
+        rss([{"title": t, "link": site.url(p), "pubDate": d} for t, p, d in items]),
+        content_type="application/rss+xml",
+        etag='"bench"',
+    )
+    ready.put(site.port)
+    site.thread.join()
+
+
+def serve_outlets(outlets: list[dict[str, bytes]], first_host: int = 50) -> tuple[list[str], list]:
+    """Serve each outlet from its own process on 127.0.0.N; returns base URLs and the processes."""
+    ctx = multiprocessing.get_context("spawn")
+    bases, procs = [], []
+    for i, routes in enumerate(outlets):
+        host = f"127.0.0.{first_host + i}"
+        ready = ctx.Queue()
+        proc = ctx.Process(target=_serve, args=(host, routes, ready), daemon=True)
+        proc.start()
+        bases.append(f"http://{host}:{ready.get(timeout=60)}")
+        procs.append(proc)
+    return bases, procs
+
+
+def page_bodies(outlets: list[dict[str, bytes]]) -> list[bytes]:
+    return [b for routes in outlets for p, b in routes.items() if p.startswith("/2026/")]
