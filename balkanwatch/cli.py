@@ -13,10 +13,34 @@ from typing import Any, TextIO
 
 from balkanwatch.config import Config, ConfigError, load_config
 from pipelines.render import mask_secrets
+from pipelines.store import Store
 
 
-def _config() -> Config:
-    return load_config()
+def _config(need_secrets: bool = True) -> Config:
+    return load_config(need_secrets=need_secrets)
+
+
+def _archive(cfg: Config) -> Store:
+    """The database, for commands that only read it: a missing one is an error, not created."""
+    if not cfg.database.exists():
+        raise ConfigError(
+            f"{cfg.database}: no database yet (the daemon or `scrapy crawl outlets` creates it)"
+        )
+    return Store(cfg.database)
+
+
+def _local_time(value: str | None, cfg: Config) -> str:
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value[:16]
+    if len(value) <= 10:  # a bare date
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(cfg.settings.tz).strftime("%Y-%m-%d %H:%M")
 
 
 def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
@@ -70,7 +94,7 @@ def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
                 rec = json.loads(line)
                 url, html = rec.get("url"), rec["html"]
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                raise ConfigError(f'stdin line {n}: expected {{"url": ..., "html": ...}}')
+                raise ConfigError(f'stdin line {n}: expected {{"url": ..., "html": ...}}') from None
             ex = extract_article(html, url)
             row = {
                 "url": url,
@@ -92,7 +116,7 @@ def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
     from pipelines.topics import TopicMatcher
 
-    matcher = TopicMatcher(_config().topics)
+    matcher = TopicMatcher(_config(need_secrets=False).topics)
 
     def found(text: str) -> list[dict[str, Any]]:
         title, _, body = text.partition("\n")
@@ -109,7 +133,7 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
                 rec = json.loads(line)
                 text = rec["text"]
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise ConfigError(f'stdin line {n}: expected {{"id": ..., "text": ...}}')
+                raise ConfigError(f'stdin line {n}: expected {{"id": ..., "text": ...}}') from None
             topics = [{"name": t["name"], "terms": t["terms"]} for t in found(text)]
             print(json.dumps({"id": rec.get("id"), "topics": topics}, ensure_ascii=False), file=out)
         return 0
@@ -121,8 +145,8 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     from balkanwatch.report import status_report
 
-    cfg = _config()
-    report = status_report(cfg)
+    cfg = _config(need_secrets=False)
+    report = status_report(cfg, _archive(cfg))
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2), file=out)
         return 0
@@ -133,11 +157,12 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
-    from pipelines.store import Store
-
-    cfg = _config()
-    store = Store(cfg.database)
-    rows = store.search(" ".join(args.query), limit=args.limit)
+    cfg = _config(need_secrets=False)
+    store = _archive(cfg)
+    try:
+        rows = store.search(" ".join(args.query), limit=args.limit)
+    finally:
+        store.close()
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
         return 0
@@ -145,7 +170,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
         print("no articles found", file=out)
         return 0
     for r in rows:
-        when = (r["published"] or r["fetched_at"] or "")[:16].replace("T", " ")
+        when = _local_time(r["published"] or r["fetched_at"], cfg)
         print(f"{when}  {r['outlet']}  {r['title']}", file=out)
         print(f"    {r['url']}", file=out)
         print(f"    {r['snippet']}", file=out)

@@ -274,25 +274,28 @@ def mask_url(url: str) -> str:
     return mask_secrets(url)
 
 
-def expand_env(value: Any, where: str, env: dict[str, str]) -> Any:
-    """Replace ${VAR} in every string of a parsed YAML tree; a missing variable names itself."""
+def expand_env(value: Any, where: str, env: dict[str, str], strict: bool = True) -> Any:
+    """Replace ${VAR} in every string of a parsed YAML tree; a missing variable names itself
+    (unless not `strict`: read-only commands need no secrets and leave ${VAR} as it is)."""
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in env:
+                if not strict:
+                    return m.group(0)
                 raise ConfigError(f"{where}: environment variable {name} is not set")
             return env[name]
 
         return _ENV_VAR.sub(sub, value)
     if isinstance(value, list):
-        return [expand_env(v, f"{where}[{i}]", env) for i, v in enumerate(value)]
+        return [expand_env(v, f"{where}[{i}]", env, strict) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: expand_env(v, f"{where}.{k}", env) for k, v in value.items()}
+        return {k: expand_env(v, f"{where}.{k}", env, strict) for k, v in value.items()}
     return value
 
 
-def _read_yaml(path: Path, env: dict[str, str]) -> dict[str, Any]:
+def _read_yaml(path: Path, env: dict[str, str], strict: bool = True) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
@@ -305,7 +308,7 @@ def _read_yaml(path: Path, env: dict[str, str]) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return expand_env(data, path.name, env)
+    return expand_env(data, path.name, env, strict)
 
 
 def _describe(e: ValidationError) -> str:
@@ -345,22 +348,31 @@ def _entries(path: Path, data: dict[str, Any], key: str, model: type[BaseModel])
     return items
 
 
-def load_config(directory: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
-    """Load and validate the configuration directory (default: $BALKANWATCH_CONFIG or config/)."""
+def load_config(
+    directory: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    need_secrets: bool = True,
+) -> Config:
+    """Load and validate the configuration directory (default: $BALKANWATCH_CONFIG or config/).
+
+    `need_secrets=False` is for commands that read the archive only (status, search): they run
+    without the environment variables that carry subscribers' secrets."""
     env = dict(os.environ) if env is None else env
     root = Path(directory or env.get("BALKANWATCH_CONFIG") or DEFAULT_CONFIG_DIR)
     if not root.is_dir():
         raise ConfigError(f"{root}: configuration directory not found")
     settings_path = root / "settings.yaml"
     try:
-        settings = Settings.model_validate(_read_yaml(settings_path, env))
+        settings = Settings.model_validate(_read_yaml(settings_path, env, need_secrets))
     except ValidationError as e:
         raise ConfigError(f"{settings_path}: {_describe(e)}") from None
     outlets_path, topics_path, subs_path = (root / f for f in CONFIG_FILES[1:])
-    outlets = _entries(outlets_path, _read_yaml(outlets_path, env), "outlets", Outlet)
-    topics = _entries(topics_path, _read_yaml(topics_path, env), "topics", Topic)
+    outlets = _entries(outlets_path, _read_yaml(outlets_path, env, need_secrets), "outlets", Outlet)
+    topics = _entries(topics_path, _read_yaml(topics_path, env, need_secrets), "topics", Topic)
     _check_keywords(topics_path, topics)
-    subscribers = _entries(subs_path, _read_yaml(subs_path, env), "subscribers", Subscriber)
+    subscribers = _entries(
+        subs_path, _read_yaml(subs_path, env, need_secrets), "subscribers", Subscriber
+    )
     _check_references(settings_path, subs_path, settings, topics, subscribers)
     database = Path(env.get("BALKANWATCH_DB") or settings.database)
     return Config(root, settings, outlets, topics, subscribers, database)

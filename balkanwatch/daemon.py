@@ -13,8 +13,10 @@ import logging
 import os
 import random
 import signal
+import sqlite3
 import sys
 import time
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +141,7 @@ class Supervisor:
                 self._record_crash(targets, started_at, proc.returncode, err)
             for outlet in targets:
                 self.health.check(outlet.name)
+            self.write_feeds()
             return proc.returncode
 
     def _log_crawl(self, label: str, code: int | None, err: bytes, seconds: float) -> None:
@@ -199,6 +202,18 @@ class Supervisor:
         if report.attempted:
             log.info("Alerts: %s", report)
 
+    def write_feeds(self) -> None:
+        """Atom feeds per topic when settings.feeds_dir is set; a failure is logged, never fatal."""
+        directory = self.config.settings.feeds_dir
+        if not directory:
+            return
+        from pipelines.atom import write_topic_feeds
+
+        try:
+            write_topic_feeds(self.store, self.config, directory, datetime.now(UTC))
+        except (OSError, sqlite3.Error) as e:
+            log.error("Writing Atom feeds to %s failed: %s", directory, e)
+
     # -- lifecycle --------------------------------------------------------------------------
 
     async def once(self) -> int:
@@ -252,8 +267,8 @@ class Supervisor:
             loop.add_signal_handler(sig, self.stopping.set)
 
 
-def _in(seconds: float):  # type: ignore[no-untyped-def]
-    from datetime import datetime, timedelta
+def _in(seconds: float) -> datetime:
+    from datetime import timedelta
 
     return datetime.now().astimezone() + timedelta(seconds=seconds)
 

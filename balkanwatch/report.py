@@ -31,8 +31,7 @@ def outlet_health(store: Store, outlet: str, limit: int = 200) -> dict[str, Any]
     }
 
 
-def status_report(cfg: Config) -> dict[str, Any]:
-    store = Store(cfg.database)
+def status_report(cfg: Config, store: Store) -> dict[str, Any]:
     try:
         outlets = [{**outlet_health(store, o.name), "enabled": o.enabled} for o in cfg.outlets]
         alerts = {
@@ -40,7 +39,7 @@ def status_report(cfg: Config) -> dict[str, Any]:
             for r in store.rows("SELECT status, count(*) AS n FROM alerts GROUP BY status")
         }
         failing = store.rows(
-            "SELECT id, subscriber, kind, attempts, last_error, next_attempt_at FROM alerts "
+            "SELECT id, subscriber, kind, status, attempts, last_error, next_attempt_at FROM alerts "
             "WHERE status = 'failed' OR (status = 'pending' AND attempts > 0) ORDER BY id LIMIT 20"
         )
         total = store.one("SELECT count(*) AS n FROM articles")["n"]  # type: ignore[index]
@@ -104,7 +103,12 @@ def format_status(report: dict[str, Any], now: datetime) -> str:
         f" {a['failed']} failed."
     )
     for r in report["alerts_with_errors"]:
-        retry = f", retry {relative(r['next_attempt_at'], now)}" if r["next_attempt_at"] else ""
+        if r["status"] == "failed":
+            retry = ", gave up"
+        elif r["next_attempt_at"]:
+            retry = f", retry {relative(r['next_attempt_at'], now)}"
+        else:
+            retry = ""
         lines.append(
             f"  alert {r['id']} to {r['subscriber']} ({r['kind']}): {r['attempts']} attempts"
             f"{retry}: {(r['last_error'] or '')[:200]}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.proctree import TreeCPU  # noqa: E402
 from bench.sites import build_outlet, page_bodies, serve_outlets  # noqa: E402
 from tests.support import write_config  # noqa: E402
 
@@ -32,11 +32,6 @@ CRAWL_SETTINGS = [
     "-s",
     "RETRY_TIMES=0",
 ]
-
-
-def children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def run_crawl(bases: list[str], tmp: Path) -> tuple[float, float, int]:

@@ -93,9 +93,6 @@ def parse_feed(body: bytes, base_url: str, charset: str | None = None) -> list[L
     headers = {"content-location": base_url, "content-type": "application/xml"}
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
     entries = parsed.get("entries") or []
-    if not entries and (parsed.get("bozo") or not parsed.get("version")):
-        reason = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
-        raise DiscoveryError(f"not a feed: {reason}")
     links: list[Link] = []
     seen: set[str] = set()
     for entry in entries:
@@ -105,6 +102,11 @@ def parse_feed(body: bytes, base_url: str, charset: str | None = None) -> list[L
         seen.add(url)
         published = _from_struct_time(entry.get("published_parsed") or entry.get("updated_parsed"))
         links.append(Link(url=url, title=_clean_title(entry.get("title")), published=published))
+    # Judged on the links, not the entries: a feed cut off inside its first <item> still
+    # gives feedparser one (empty) entry.
+    if not links and (parsed.get("bozo") or not parsed.get("version")):
+        reason = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
+        raise DiscoveryError(f"not a feed: {reason}")
     return links
 
 

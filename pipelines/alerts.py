@@ -120,8 +120,13 @@ class RedactingFilter(logging.Filter):
 _FILTER = RedactingFilter()
 # A logger's filters do not apply to its children's records, so each logger that can print a URL
 # is named: apprise logs everything on "apprise"; urllib3 logs request lines, retries, redirects.
-for _name in ("apprise", "urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager",
-              __name__):
+for _name in (
+    "apprise",
+    "urllib3.connectionpool",
+    "urllib3.util.retry",
+    "urllib3.poolmanager",
+    __name__,
+):
     logging.getLogger(_name).addFilter(_FILTER)
 
 
@@ -278,8 +283,9 @@ class Deliverer:
         log.info("Alert %s sent to %s", row["id"], sub.name)
         return True
 
-    async def _send_to_each(self, row: dict[str, Any], sub: Subscriber, message: Message) \
-            -> list[str]:
+    async def _send_to_each(
+        self, row: dict[str, Any], sub: Subscriber, message: Message
+    ) -> list[str]:
         done = set(json.loads(row.get("delivered") or "[]"))
         errors = []
         for url in sub.urls:
@@ -293,7 +299,9 @@ class Deliverer:
             if error is None:
                 done.add(key)
                 # Committed now, before the next URL: see the module docstring.
-                self.store.db["alerts"].update(row["id"], {"delivered": json.dumps(sorted(done))})
+                self.store.db.table("alerts").update(
+                    row["id"], {"delivered": json.dumps(sorted(done))}
+                )
             else:
                 errors.append(f"{mask_secrets(url)}: {redact(error)}")
         return errors
@@ -301,8 +309,9 @@ class Deliverer:
     def _retry_later(self, row: dict[str, Any], error: str) -> None:
         retry_at = iso(self.clock() + backoff(row["attempts"] + 1))
         self.store.mark_attempt_failed(row["id"], error, retry_at)
-        log.warning("Alert %s to %s failed, retry at %s: %s", row["id"], row["subscriber"],
-                    retry_at, error)
+        log.warning(
+            "Alert %s to %s failed, retry at %s: %s", row["id"], row["subscriber"], retry_at, error
+        )
 
     def _give_up(self, row: dict[str, Any], reason: str) -> bool:
         self.store.mark_attempt_failed(row["id"], reason, None, True)
@@ -319,7 +328,8 @@ class Deliverer:
         if row["kind"] == "digest":
             payload = json.loads(row["payload"])
             views = [
-                v for item in payload["items"]
+                v
+                for item in payload["items"]
                 if (v := self.story_view(item["article_id"], item["topic"]))
             ]
             start = datetime.fromisoformat(payload["start"])
@@ -327,8 +337,9 @@ class Deliverer:
             return render_digest(views, start, end, tz, row["subscriber"]) if views else None
         if row["kind"] == "operator":
             payload = json.loads(row["payload"])
-            return Message(payload["subject"], payload["text"], payload["html"],
-                           payload["markdown"])
+            return Message(
+                payload["subject"], payload["text"], payload["html"], payload["markdown"]
+            )
         return None
 
     def story_view(self, article_id: int, topic_name: str) -> StoryView | None:
@@ -395,8 +406,12 @@ class Deliverer:
                 "end": end.isoformat(),
                 "items": [{"article_id": i["article_id"], "topic": i["topic"]} for i in items],
             }
-            row = {"subscriber": sub.name, "kind": "digest", "dedup_key": key,
-                   "payload": json.dumps(payload)}
+            row = {
+                "subscriber": sub.name,
+                "kind": "digest",
+                "dedup_key": key,
+                "payload": json.dumps(payload),
+            }
             if not self.store.queue_alert(row):
                 return 0  # this period's digest exists: the stragglers wait for the next one
             digest_id = self.store.one("SELECT id FROM alerts WHERE dedup_key = ?", (key,))["id"]  # type: ignore[index]

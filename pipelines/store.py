@@ -220,10 +220,9 @@ class Store:
         """Articles matching every word of the query, newest first, with a snippet."""
         from pipelines.topics import normalise
 
-        words = [w for w in normalise(query).split() if w.strip('"')]
-        if not words:
+        fts = fts_query(normalise(query))
+        if not fts:
             return []
-        fts = " ".join('"' + w.replace('"', "") + '"' for w in words)
         return self.rows(
             "SELECT a.id, a.url, a.outlet, a.title, a.published, a.fetched_at, "
             "snippet(articles_search, 1, '[', ']', ' … ', 12) AS snippet "
@@ -354,6 +353,18 @@ class Store:
 
     def record_crawl(self, row: dict[str, Any]) -> None:
         self.db["crawls"].insert(row)
+
+
+def fts_query(folded: str) -> str:
+    """An FTS5 query from a folded user query: every word must appear, FTS syntax is inert,
+    and a trailing * keeps its meaning of a prefix."""
+    terms = []
+    for word in folded.split():
+        prefix = word.endswith("*")
+        word = word.replace('"', "").strip("*")
+        if word:
+            terms.append(f'"{word}"' + ("*" if prefix else ""))
+    return " ".join(terms)
 
 
 def _owner_gone(owner: str | None) -> bool:

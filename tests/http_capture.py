@@ -125,7 +125,9 @@ class SMTPServer:
 
 
 @contextmanager
-def intercept_http(status: int = 200, reply: bytes = b"ok") -> Iterator[list[requests.PreparedRequest]]:
+def intercept_http(
+    status: int = 200, reply: bytes = b"ok"
+) -> Iterator[list[requests.PreparedRequest]]:
     """Catch every request `requests` would put on the wire (the transport adapter is the last
     step before the socket) and answer it locally; yields the prepared requests, in order.
 

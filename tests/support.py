@@ -44,6 +44,7 @@ class FixtureSite:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.log: list[tuple[str, str, dict[str, str]]] = []  # (method, path, headers)
+        self.sent: list[tuple[str, int, int]] = []  # (path, status, body bytes)
         self._lock = threading.Lock()
         site = self
 
@@ -75,6 +76,8 @@ class FixtureSite:
                 self._send(route.status, body, route.content_type, extra)
 
             def _send(self, status: int, body: bytes, ctype: str | None, extra: dict) -> None:
+                with site._lock:
+                    site.sent.append((self.path, status, len(body)))
                 self.send_response(status)
                 if ctype:
                     self.send_header("Content-Type", ctype)

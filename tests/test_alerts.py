@@ -40,7 +40,7 @@ from pipelines.alerts import (
     remember_secrets,
     sample_message,
 )
-from pipelines.ingest import Document, IngestResult, Ingester, build_index
+from pipelines.ingest import Document, Ingester, IngestResult, build_index
 from pipelines.render import Message, mask_secrets
 from pipelines.store import Store, iso
 from pipelines.topics import TopicMatcher
@@ -55,8 +55,11 @@ OUTLETS = [
     {"name": "rts", "title": "RTS", "homepage": "https://www.rts.rs/", "language": "sr"},
 ]
 TOPICS = [
-    {"name": "kosovo-security", "title": "Kosovo, NATO and KFOR",
-     "keywords": ["Kosovo", "NATO", "KFOR"]},
+    {
+        "name": "kosovo-security",
+        "title": "Kosovo, NATO and KFOR",
+        "keywords": ["Kosovo", "NATO", "KFOR"],
+    },
     {"name": "albania", "title": "Albania", "keywords": ["Albania", "Tirana"]},
 ]
 KOSOVO_BODY = (
@@ -66,12 +69,13 @@ KOSOVO_BODY = (
 )
 HOSTILE_TITLE = "<script>alert('x')</script> Kosovo police\r\nBcc: victim@evil.example"
 
-_WORDS = (
+_VOCABULARY = (
     "bridge council minister budget river election village court harbour winter market railway "
     "school hospital police border customs mayor parliament festival museum energy forest "
     "tunnel airport vineyard mine factory union strike harvest census treaty embassy coalition "
     "reform audit license archive highway stadium theatre monastery lake mountain valley"
-).split()
+)
+_WORDS = sorted(set(_VOCABULARY.split()))
 
 
 def distinct_body(seed: int, keyword: str = "Kosovo") -> str:
@@ -113,13 +117,26 @@ class World:
     def deliver(self) -> DeliveryReport:
         return asyncio.run(self.deliverer().deliver_due())
 
-    def ingest(self, slug: str, title: str, body: str = KOSOVO_BODY, outlet: str = "koha",
-               published: str | None = "2026-12-01T07:15:00+00:00") -> IngestResult:
+    def ingest(
+        self,
+        slug: str,
+        title: str,
+        body: str = KOSOVO_BODY,
+        outlet: str = "koha",
+        published: str | None = "2026-12-01T07:15:00+00:00",
+    ) -> IngestResult:
         host = {"koha": "https://www.koha.net", "rts": "https://www.rts.rs"}[outlet]
-        return self.ingester.ingest(Document(
-            url=f"{host}/2026/12/01/{slug}", outlet=outlet, title=title,
-            text=f"{title}\n{body}", body=body, published=published, language="en",
-        ))
+        return self.ingester.ingest(
+            Document(
+                url=f"{host}/2026/12/01/{slug}",
+                outlet=outlet,
+                title=title,
+                text=f"{title}\n{body}",
+                body=body,
+                published=published,
+                language="en",
+            )
+        )
 
     def alerts(self, where: str = "1") -> list[dict[str, Any]]:
         return self.store.rows(f"SELECT * FROM alerts WHERE {where} ORDER BY id")
@@ -135,10 +152,18 @@ class World:
 def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
     worlds: list[World] = []
 
-    def make(subscribers: list[dict[str, Any]], topics: list[dict[str, Any]] = TOPICS,
-             env: dict[str, str] | None = None) -> World:
-        cfg = write_config(tmp_path / f"cfg{len(worlds)}", OUTLETS, topics, subscribers,
-                           {"timezone": "Europe/Belgrade"})
+    def make(
+        subscribers: list[dict[str, Any]],
+        topics: list[dict[str, Any]] = TOPICS,
+        env: dict[str, str] | None = None,
+    ) -> World:
+        cfg = write_config(
+            tmp_path / f"cfg{len(worlds)}",
+            OUTLETS,
+            topics,
+            subscribers,
+            {"timezone": "Europe/Belgrade"},
+        )
         config = load_config(cfg, env=env or {})
         store = Store(config.database)
         ingester = Ingester(store, config, TopicMatcher(config.topics), build_index(store, 14))
@@ -171,8 +196,17 @@ def hook() -> Iterator[WebhookServer]:
 
 @pytest.mark.parametrize(
     ("attempts", "seconds"),
-    [(1, 60), (2, 120), (3, 240), (4, 480), (5, 960), (6, 1920), (7, 3600), (8, 3600),
-     (10_000, 3600)],  # months of hourly failures must not overflow
+    [
+        (1, 60),
+        (2, 120),
+        (3, 240),
+        (4, 480),
+        (5, 960),
+        (6, 1920),
+        (7, 3600),
+        (8, 3600),
+        (10_000, 3600),
+    ],  # months of hourly failures must not overflow
 )
 def test_backoff_doubles_from_a_minute_to_an_hour(attempts: int, seconds: float) -> None:
     assert backoff(attempts) == seconds
@@ -184,8 +218,10 @@ def test_backoff_doubles_from_a_minute_to_an_hour(attempts: int, seconds: float)
         ("mailto://127.0.0.1:25?from=a@example.org&to=b@example.org", "html"),
         ("mailto://127.0.0.1:25?from=a@example.org&to=b@example.org&format=text", "text"),
         ("slack://T1234ABCD/B5678EFGH/Z9y8X7w6V5u4T3s2R1q0P9o8/#balkans", "markdown"),
-        ("https://hooks.slack.com/services/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",
-         "markdown"),
+        (
+            "https://hooks.slack.com/services/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",
+            "markdown",
+        ),
         ("json://127.0.0.1:8080/hook", "text"),
         ("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/12345", "markdown"),
         ("ntfy://balkans", "text"),
@@ -261,7 +297,9 @@ def test_webhook_alert_posts_the_text_part(
     assert got.headers["authorization"] == "Basic " + base64.b64encode(b"bw:hook-pass").decode()
     assert got.headers["user-agent"] == "balkanwatch"
     payload = got.json()
-    assert payload["title"] == "[Kosovo, NATO and KFOR] Kosovo police & KFOR <patrol> the north — Koha"
+    assert (
+        payload["title"] == "[Kosovo, NATO and KFOR] Kosovo police & KFOR <patrol> the north — Koha"
+    )
     assert payload["message"] == (
         "New story on Kosovo, NATO and KFOR:\n"
         "Kosovo police & KFOR <patrol> the north\n"
@@ -413,7 +451,10 @@ def test_a_row_leased_by_another_process_waits_until_it_dies_or_the_lease_ends(
     [row] = world.alerts()
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LEASE, str(world.path / "bw.db"), str(row["id"]), str(T0)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
@@ -455,7 +496,8 @@ def test_rows_listed_before_another_deliverer_acted_are_left_alone(
 
     asyncio.run(world.deliverer(send=send_b).deliver_due())
     assert [(who, subject.split("] ")[1].split(" — ")[0]) for who, subject in sends] == [
-        ("B", "Kosovo first"), ("A", "Kosovo second"),
+        ("B", "Kosovo first"),
+        ("A", "Kosovo second"),
     ]
     second = world.alerts()[1]
     assert second["status"] == ("sent" if other_outcome is None else "pending")
@@ -498,16 +540,21 @@ def test_two_deliverers_on_one_database_send_each_alert_once(
 def test_a_subscriber_limited_to_a_topic_gets_nothing_for_the_others(
     make_world: Callable[..., World], hook: WebhookServer
 ) -> None:
-    world = make_world([
-        {"name": "kosovo-desk", "urls": [hook.url("/kosovo")], "topics": ["kosovo-security"]},
-        {"name": "everything", "urls": [hook.url("/all")]},
-    ])
+    world = make_world(
+        [
+            {"name": "kosovo-desk", "urls": [hook.url("/kosovo")], "topics": ["kosovo-security"]},
+            {"name": "everything", "urls": [hook.url("/all")]},
+        ]
+    )
     world.ingest("floods", "Floods in Albania", distinct_body(1, "Tirana"))
     world.ingest("police", "Kosovo police patrol the north")
     assert world.deliver().sent == 3
     titles = {(r.path, r.json()["title"].split("] ")[0]) for r in hook.received}
-    assert titles == {("/kosovo", "[Kosovo, NATO and KFOR"), ("/all", "[Kosovo, NATO and KFOR"),
-                      ("/all", "[Albania")}
+    assert titles == {
+        ("/kosovo", "[Kosovo, NATO and KFOR"),
+        ("/all", "[Kosovo, NATO and KFOR"),
+        ("/all", "[Albania"),
+    }
 
 
 def test_a_topic_dropped_from_a_subscription_is_not_sent_from_the_backlog(
@@ -515,8 +562,9 @@ def test_a_topic_dropped_from_a_subscription_is_not_sent_from_the_backlog(
 ) -> None:
     world = make_world([{"name": "desk", "urls": ["json://127.0.0.1:9/hook"]}])
     world.ingest("floods", "Floods in Albania", distinct_body(1, "Tirana"))
-    narrowed = make_world([{"name": "desk", "urls": ["json://127.0.0.1:9/hook"],
-                            "topics": ["kosovo-security"]}])
+    narrowed = make_world(
+        [{"name": "desk", "urls": ["json://127.0.0.1:9/hook"], "topics": ["kosovo-security"]}]
+    )
     sends: list[str] = []
 
     async def send(url: str, message: Message) -> str | None:
@@ -528,15 +576,17 @@ def test_a_topic_dropped_from_a_subscription_is_not_sent_from_the_backlog(
     assert sends == []
     [row] = world.alerts()
     assert (row["status"], row["last_error"]) == (
-        "failed", "subscriber no longer follows topic albania"
+        "failed",
+        "subscriber no longer follows topic albania",
     )
 
 
 # -- digests ---------------------------------------------------------------------------------
 
 
-def queue_digest_story(world: World, slug: str, title: str, created: str, published: str,
-                       body: str) -> None:
+def queue_digest_story(
+    world: World, slug: str, title: str, created: str, published: str, body: str
+) -> None:
     """Ingest a story and set when its digest item was queued (the ingester uses the real
     clock; digests are cut by that time)."""
     result = world.ingest(slug, title, body, published=local(published).isoformat())
@@ -560,27 +610,46 @@ DAILY_STORIES = [
 ]
 # schedule, stories, [(Belgrade time of the pass, stories in the digest sent then, its period)]
 DIGEST_CASES = [
-    ("hourly", HOURLY_STORIES, [
-        ("2026-12-01 08:59:59", [], None),
-        ("2026-12-01 09:00:30", ["Kosovo B", "Kosovo A", "Albania D"], "1 Dec 2026 08:00–09:00"),
-        ("2026-12-01 09:59:00", [], None),
-        ("2026-12-01 10:00:05", ["Kosovo C"], "1 Dec 2026 09:00–10:00"),
-        ("2026-12-01 11:00:05", [], None),  # an empty period sends nothing
-    ]),
-    ("daily 08:00", DAILY_STORIES, [
-        ("2026-12-01 07:59:00", [], None),
-        ("2026-12-01 08:00:10", ["Kosovo B", "Kosovo A"], "30 Nov 2026 08:00 – 1 Dec 2026 08:00"),
-        ("2026-12-01 20:00:00", [], None),
-        ("2026-12-02 08:00:10", ["Kosovo C"], "1 Dec 2026 08:00 – 2 Dec 2026 08:00"),
-        ("2026-12-03 08:00:10", [], None),
-    ]),
+    (
+        "hourly",
+        HOURLY_STORIES,
+        [
+            ("2026-12-01 08:59:59", [], None),
+            (
+                "2026-12-01 09:00:30",
+                ["Kosovo B", "Kosovo A", "Albania D"],
+                "1 Dec 2026 08:00–09:00",
+            ),
+            ("2026-12-01 09:59:00", [], None),
+            ("2026-12-01 10:00:05", ["Kosovo C"], "1 Dec 2026 09:00–10:00"),
+            ("2026-12-01 11:00:05", [], None),  # an empty period sends nothing
+        ],
+    ),
+    (
+        "daily 08:00",
+        DAILY_STORIES,
+        [
+            ("2026-12-01 07:59:00", [], None),
+            (
+                "2026-12-01 08:00:10",
+                ["Kosovo B", "Kosovo A"],
+                "30 Nov 2026 08:00 – 1 Dec 2026 08:00",
+            ),
+            ("2026-12-01 20:00:00", [], None),
+            ("2026-12-02 08:00:10", ["Kosovo C"], "1 Dec 2026 08:00 – 2 Dec 2026 08:00"),
+            ("2026-12-03 08:00:10", [], None),
+        ],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("schedule", "stories", "passes"), DIGEST_CASES)
 def test_digests_cut_periods_in_the_configured_zone(
-    make_world: Callable[..., World], hook: WebhookServer, schedule: str,
-    stories: list[tuple[str, ...]], passes: list[tuple[str, list[str], str | None]],
+    make_world: Callable[..., World],
+    hook: WebhookServer,
+    schedule: str,
+    stories: list[tuple[str, ...]],
+    passes: list[tuple[str, list[str], str | None]],
 ) -> None:
     world = make_world([{"name": "desk", "urls": [hook.url("/digest")], "digest": schedule}])
     for seed, (slug, title, created, published, keyword) in enumerate(stories):
@@ -631,10 +700,12 @@ def test_stories_of_periods_without_a_digest_go_in_the_next_one(
     make_world: Callable[..., World], hook: WebhookServer
 ) -> None:
     world = make_world([{"name": "desk", "urls": [hook.url()], "digest": "hourly"}])
-    queue_digest_story(world, "early", "Kosovo early", "2026-12-01 06:10:00",
-                       "2026-12-01 06:00", distinct_body(1))
-    queue_digest_story(world, "late", "Kosovo late", "2026-12-01 08:10:00",
-                       "2026-12-01 08:00", distinct_body(2))
+    queue_digest_story(
+        world, "early", "Kosovo early", "2026-12-01 06:10:00", "2026-12-01 06:00", distinct_body(1)
+    )
+    queue_digest_story(
+        world, "late", "Kosovo late", "2026-12-01 08:10:00", "2026-12-01 08:00", distinct_body(2)
+    )
     world.clock.at_local("2026-12-01 09:00:30")  # the daemon was down from 06:30 to 09:00
     deliverer = world.deliverer()
     assert deliverer.close_digests() == 1
@@ -648,14 +719,17 @@ def test_stories_of_periods_without_a_digest_go_in_the_next_one(
 
 @pytest.mark.parametrize("kind", ["smtp-down", "webhook-503", "slack-403"])
 def test_a_secret_in_a_url_never_reaches_errors_logs_or_output(
-    make_world: Callable[..., World], hook: WebhookServer, caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str], kind: str,
+    make_world: Callable[..., World],
+    hook: WebhookServer,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     secrets = ["Sup3rS3cretPw", "Tok3nS3cretValue99", *SLACK_TOKENS]
     url = {
         "smtp-down": f"mailto://desk:{secrets[0]}@127.0.0.1:{free_port()}"
-                     "?from=bw@example.org&to=desk@example.org&secure=no",
+        "?from=bw@example.org&to=desk@example.org&secure=no",
         "webhook-503": hook.url(f"/hook/{secrets[1]}", f"bw:{secrets[0]}"),
         "slack-403": SLACK_URL,
     }[kind]
@@ -675,13 +749,21 @@ def test_a_secret_in_a_url_never_reaches_errors_logs_or_output(
 @pytest.mark.parametrize(
     ("url", "text", "clean"),
     [
-        ("slack://T1234ABCD/B5678EFGH/Z9y8X7w6V5u4T3s2R1q0P9o8/#balkans",
-         "Max retries exceeded with url: /services/T1234ABCD/B5678EFGH/Z9y8X7w6V5u4T3s2R1q0P9o8",
-         "Max retries exceeded with url: /services/****/****/****"),
-        ("mailtos://desk:p%40ss-w0rd@smtp.example.org?to=desk@example.org",
-         "login failed for password p@ss-w0rd", "login failed for password ****"),
-        ("json://bw:hunter22@hooks.example.org/in", "auth bw:hunter22 refused",
-         "auth bw:**** refused"),
+        (
+            "slack://T1234ABCD/B5678EFGH/Z9y8X7w6V5u4T3s2R1q0P9o8/#balkans",
+            "Max retries exceeded with url: /services/T1234ABCD/B5678EFGH/Z9y8X7w6V5u4T3s2R1q0P9o8",
+            "Max retries exceeded with url: /services/****/****/****",
+        ),
+        (
+            "mailtos://desk:p%40ss-w0rd@smtp.example.org?to=desk@example.org",
+            "login failed for password p@ss-w0rd",
+            "login failed for password ****",
+        ),
+        (
+            "json://bw:hunter22@hooks.example.org/in",
+            "auth bw:hunter22 refused",
+            "auth bw:**** refused",
+        ),
     ],
 )
 def test_redact_removes_known_secrets_wherever_they_appear(url: str, text: str, clean: str) -> None:
@@ -692,21 +774,28 @@ def test_redact_removes_known_secrets_wherever_they_appear(url: str, text: str, 
 # -- balkanwatch test-alert ------------------------------------------------------------------
 
 
-def run_test_alert(cfg: Path, name: str, env: dict[str, str]) \
-        -> subprocess.CompletedProcess[str]:
+def run_test_alert(cfg: Path, name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "balkanwatch.cli", "test-alert", name],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "BALKANWATCH_CONFIG": str(cfg), **env},
     )
 
 
 def test_test_alert_reports_each_url(tmp_path: Path, smtp: SMTPServer) -> None:
     dead = f"json://bw:${{HOOK_PASS}}@127.0.0.1:{free_port()}/hook"
-    cfg = write_config(tmp_path / "cfg", OUTLETS, TOPICS, [
-        {"name": "desk", "urls": [smtp.url(), dead]},
-        {"name": "mail-only", "urls": [smtp.url()]},
-    ])
+    cfg = write_config(
+        tmp_path / "cfg",
+        OUTLETS,
+        TOPICS,
+        [
+            {"name": "desk", "urls": [smtp.url(), dead]},
+            {"name": "mail-only", "urls": [smtp.url()]},
+        ],
+    )
     env = {"HOOK_PASS": "Sup3rS3cretPw"}
     done = run_test_alert(cfg, "desk", env)
     assert done.returncode == 1, done.stderr

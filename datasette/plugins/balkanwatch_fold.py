@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from pipelines.store import fts_query as _fts_query
 from pipelines.topics import normalise
 
 try:
@@ -34,13 +35,7 @@ def fold(text: str | None) -> str | None:
 
 def fts_query(query: str | None) -> str:
     """An empty query gives `""`, which matches nothing instead of being an FTS syntax error."""
-    terms = []
-    for word in normalise(query or "").split():
-        prefix = word.endswith("*")
-        word = word.replace('"', "").strip("*")
-        if word:
-            terms.append(f'"{word}"' + ("*" if prefix else ""))
-    return " ".join(terms) or '""'
+    return _fts_query(normalise(query or "")) or '""'
 
 
 @hookimpl
