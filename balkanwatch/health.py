@@ -80,7 +80,7 @@ class HealthMonitor:
             if previous == verdict.state:
                 return None
             since = utcnow()
-            self.store.db["outlet_state"].upsert(
+            self.store.db.table("outlet_state").upsert(
                 {
                     "outlet": outlet,
                     "state": verdict.state,

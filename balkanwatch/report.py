@@ -39,8 +39,9 @@ def status_report(cfg: Config, store: Store) -> dict[str, Any]:
             for r in store.rows("SELECT status, count(*) AS n FROM alerts GROUP BY status")
         }
         failing = store.rows(
-            "SELECT id, subscriber, kind, status, attempts, last_error, next_attempt_at FROM alerts "
-            "WHERE status = 'failed' OR (status = 'pending' AND attempts > 0) ORDER BY id LIMIT 20"
+            "SELECT id, subscriber, kind, status, attempts, last_error, next_attempt_at "
+            "FROM alerts WHERE status = 'failed' OR (status = 'pending' AND attempts > 0) "
+            "ORDER BY id LIMIT 20"
         )
         total = store.one("SELECT count(*) AS n FROM articles")["n"]  # type: ignore[index]
     finally:

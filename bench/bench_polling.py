@@ -26,8 +26,8 @@ from tests.support import write_config  # noqa: E402
 
 
 def serve(n_outlets: int, articles: int, conn) -> None:  # type: ignore[no-untyped-def]
-    from email.utils import format_datetime
     from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
 
     from tests.support import FixtureSite, article_page, rss
 
@@ -37,12 +37,22 @@ def serve(n_outlets: int, articles: int, conn) -> None:  # type: ignore[no-untyp
         items = []
         for j in range(articles):
             path = f"/2026/11/30/story-{j}"
-            site.add(path, article_page(f"Outlet {i} story {j}",
-                                        [f"Story {j} of outlet {i} about roads and schools."] * 5))
+            site.add(
+                path,
+                article_page(
+                    f"Outlet {i} story {j}",
+                    [f"Story {j} of outlet {i} about roads and schools."] * 5,
+                ),
+            )
             when = format_datetime(datetime.now(UTC) - timedelta(hours=j))
             items.append({"title": f"story {j}", "link": site.url(path), "pubDate": when})
-        site.add("/feed/", rss(items), content_type="application/rss+xml",
-                 etag=f'"feed-{i}"', last_modified="Mon, 30 Nov 2026 08:00:00 GMT")
+        site.add(
+            "/feed/",
+            rss(items),
+            content_type="application/rss+xml",
+            etag=f'"feed-{i}"',
+            last_modified="Mon, 30 Nov 2026 08:00:00 GMT",
+        )
         sites.append(site)
     conn.send([s.base for s in sites])
     while (msg := conn.recv()) != "stop":
@@ -52,17 +62,24 @@ def serve(n_outlets: int, articles: int, conn) -> None:  # type: ignore[no-untyp
             conn.send(True)
         elif msg == "stats":
             sent = [x for s in sites for x in s.sent]
-            conn.send((len(sent), sum(b for _, _, b in sent),
-                       sum(1 for _, st, _ in sent if st == 304),
-                       sum(1 for p, _, _ in sent if p.startswith("/2026/"))))
+            conn.send(
+                (
+                    len(sent),
+                    sum(b for _, _, b in sent),
+                    sum(1 for _, st, _ in sent if st == 304),
+                    sum(1 for p, _, _ in sent if p.startswith("/2026/")),
+                )
+            )
 
 
 def cycle(cfg: Path) -> tuple[float, float]:
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "scrapy", "crawl", "outlets", "-s", "LOG_LEVEL=WARNING"],
-        cwd=ROOT, env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
-        stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
+        stderr=subprocess.PIPE,
+        text=True,
     )
     tree = TreeCPU(proc.pid)
     _, err = proc.communicate()
@@ -78,14 +95,23 @@ def main() -> None:
     args = p.parse_args()
     parent, child = multiprocessing.get_context("spawn").Pipe()
     server = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(args.outlets, args.articles, child), daemon=True)
+        target=serve, args=(args.outlets, args.articles, child), daemon=True
+    )
     server.start()
     bases = parent.recv()
     with tempfile.TemporaryDirectory(prefix="bw-poll-") as tmp:
         cfg = write_config(
             Path(tmp) / "cfg",
-            [{"name": f"poll{i}", "homepage": b + "/", "feeds": [b + "/feed/"],
-              "crawl_delay": 0, "concurrency": 4} for i, b in enumerate(bases)],
+            [
+                {
+                    "name": f"poll{i}",
+                    "homepage": b + "/",
+                    "feeds": [b + "/feed/"],
+                    "crawl_delay": 0,
+                    "concurrency": 4,
+                }
+                for i, b in enumerate(bases)
+            ],
         )
         first_wall, first_cpu = cycle(cfg)
         parent.send("stats")
@@ -97,11 +123,15 @@ def main() -> None:
         requests, body_bytes, not_modified, article_requests = parent.recv()
     parent.send("stop")
     print(f"cpu_count: {os.cpu_count()}")
-    print(f"first crawl: {first[0]} requests ({first[3]} articles), {first[1] / 1024:.0f} KiB, "
-          f"{first_cpu:.2f} CPU s, {first_wall:.1f} s wall")
-    print(f"no-change cycle of {args.outlets} outlets: {requests} requests "
-          f"({not_modified} answered 304, {article_requests} article requests), "
-          f"{body_bytes} body bytes, {cpu:.2f} CPU s, {wall:.1f} s wall")
+    print(
+        f"first crawl: {first[0]} requests ({first[3]} articles), {first[1] / 1024:.0f} KiB, "
+        f"{first_cpu:.2f} CPU s, {first_wall:.1f} s wall"
+    )
+    print(
+        f"no-change cycle of {args.outlets} outlets: {requests} requests "
+        f"({not_modified} answered 304, {article_requests} article requests), "
+        f"{body_bytes} body bytes, {cpu:.2f} CPU s, {wall:.1f} s wall"
+    )
 
 
 if __name__ == "__main__":

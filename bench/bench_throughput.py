@@ -49,17 +49,19 @@ def run_crawl(bases: list[str], tmp: Path) -> tuple[float, float, int]:
         ],
         settings={"max_age_days": 30},
     )
-    cpu0, t0 = children_cpu(), time.perf_counter()
-    done = subprocess.run(
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
         [sys.executable, "-m", "scrapy", "crawl", "outlets", *CRAWL_SETTINGS],
         cwd=ROOT,
         env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
-        capture_output=True,
+        stderr=subprocess.PIPE,
         text=True,
     )
-    wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
-    if done.returncode:
-        sys.exit(done.stderr[-3000:])
+    tree = TreeCPU(proc.pid)  # the extraction workers are grandchildren: sample the tree
+    _, err = proc.communicate()
+    wall, cpu = time.perf_counter() - t0, tree.stop()
+    if proc.returncode:
+        sys.exit(err[-3000:])
     with sqlite3.connect(cfg / "bw.db") as conn:
         stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     return wall, cpu, stored

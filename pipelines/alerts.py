@@ -8,16 +8,19 @@ sent. A row is `failed` only when it can never be sent (its subscriber, topic or
 
 Exactly once, as nearly as a mail server allows:
 - A deliverer claims a row before sending (`Store.claim`: a lease in the row itself), so two
-  deliverers on one database (the daemon and a manual `scrapy crawl`) never send it at once; a
-  lease left by a killed process expires on its own. After the claim the row is read again: the
-  list of due rows may be stale, and a row another deliverer sent or failed in the meantime is
-  left alone (it is no longer pending, or not due until its retry time).
+  deliverers on one database (the daemon and a manual `scrapy crawl`, or two in one process)
+  never send it at once: a lease names its store connection. After the claim the row is read
+  again: the list of due rows may be stale, and
+  a row another deliverer sent or failed in the meantime is left alone (it is no longer pending,
+  or not due until its retry time).
 - A row marked `sent` is never claimed again.
 - After each URL that accepts the message its digest goes into `delivered` (a digest: the URLs
   carry secrets) and is committed before the next URL is tried, so a retry after a failure or a
-  crash resends only to the URLs that did not take it. The one window in which a crash repeats a
-  message is between a service accepting it and that commit: a few milliseconds per URL, after
-  which the lease (at most `SEND_TIMEOUT` per URL plus a minute) expires and the row is retried.
+  crash resends only to the URLs that did not take it.
+- The one window in which a crash repeats a message is between a service accepting it and that
+  commit: a few milliseconds per URL. The killed process's lease then ends at once on the same
+  host (the store sees its holder is gone) or when it runs out (`SEND_TIMEOUT` per URL plus a
+  minute), and the row is retried for the URLs not yet recorded.
 
 Secrets: apprise URLs carry passwords and tokens. Everything this module stores or logs passes
 through `redact`, and a logging filter on apprise's, urllib3's and this module's loggers redacts
@@ -30,12 +33,10 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -54,13 +55,6 @@ SEND_TIMEOUT = 60.0  # seconds one URL may take before apprise gives up on it
 LEASE_MARGIN = 60.0  # added to the lease beyond the send time of every URL of the row
 
 Sender = Callable[[str, Message], Awaitable[str | None]]
-
-# Store leases name a process (host:pid): they keep other processes out, but a lease is the same
-# owner's to every deliverer of this process. Deliverers sharing a process (threads, tests, a
-# crawl's pipeline beside another) are kept apart here: (database, alert id) being sent.
-_in_flight: set[tuple[str, int]] = set()
-_in_flight_lock = threading.Lock()
-
 
 def backoff(attempts: int) -> float:
     """Delay before the next try after `attempts` failed ones: 1 min doubling to 1 h.
@@ -208,13 +202,12 @@ class Deliverer:
         send: Sender = apprise_send,
     ) -> None:
         self.store, self.config, self.clock, self.send = store, config, clock, send
-        self._db = str(Path(store.path).resolve())  # one file under any spelling of its path
         remember_secrets(url for sub in config.subscribers for url in sub.urls)
 
     async def deliver_due(self) -> DeliveryReport:
         report = DeliveryReport()
         for listed in self.store.due_alerts(iso(self.clock())):
-            row = self._claim(listed)
+            row = self._lease(listed)
             if row is None:
                 continue
             report.attempted += 1
@@ -226,35 +219,24 @@ class Deliverer:
             report.failed += not ok
         return report
 
-    def _claim(self, listed: dict[str, Any]) -> dict[str, Any] | None:
+    def _lease(self, listed: dict[str, Any]) -> dict[str, Any] | None:
         """The row as it is now, leased to us, if it is still due; else None."""
-        key = (self._db, listed["id"])
-        with _in_flight_lock:
-            if key in _in_flight:
-                return None  # another deliverer of this process is sending it
-            _in_flight.add(key)
         try:
             urls = len(self.config.subscriber(listed["subscriber"]).urls)
         except KeyError:
             urls = 1
         now = self.clock()
-        row = None
-        if self.store.claim(listed["id"], now, SEND_TIMEOUT * urls + LEASE_MARGIN):
-            row = self.store.one("SELECT * FROM alerts WHERE id = ?", (listed["id"],))
-            # Listed before the claim: another deliverer may have failed it since and set a
-            # retry time.
-            if row is not None and (row["next_attempt_at"] or "") > iso(now):
-                self.store.release(listed["id"])
-                row = None
-        if row is None:
-            with _in_flight_lock:
-                _in_flight.discard(key)
+        if not self.store.claim(listed["id"], now, SEND_TIMEOUT * urls + LEASE_MARGIN):
+            return None  # sent already, or another process is sending it
+        row = self.store.one("SELECT * FROM alerts WHERE id = ?", (listed["id"],))
+        # Listed before the claim: another deliverer may have failed it since and set a retry time.
+        if row is not None and (row["next_attempt_at"] or "") > iso(now):
+            self.store.release(listed["id"])
+            return None
         return row
 
     def _release(self, alert_id: int) -> None:
         self.store.release(alert_id)
-        with _in_flight_lock:
-            _in_flight.discard((self._db, alert_id))
 
     async def _deliver_claimed(self, row: dict[str, Any]) -> bool:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -117,6 +118,9 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=timeout)
         self.path = path
+        # Who holds a lease: the host and process (so a killed holder is seen as gone) and this
+        # connection (so two deliverers in one process still exclude each other).
+        self.lease_owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.db = Database(conn)
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.enable_wal()  # outside any transaction, as SQLite requires
@@ -179,7 +183,7 @@ class Store:
         own = self.one("SELECT url FROM articles WHERE id = ?", (article_id,))
         rows = [{"url": u, "article_id": article_id} for u in urls if own and u != own["url"]]
         if rows:
-            self.db["aliases"].insert_all(rows, ignore=True)
+            self.db.table("aliases").insert_all(rows, ignore=True)
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -195,7 +199,7 @@ class Store:
 
     def insert_article(self, row: dict[str, Any]) -> int:
         """Insert a new article; its story is itself unless `story_id` is given."""
-        table = self.db["articles"]
+        table = self.db.table("articles")
         table.insert(row)
         article_id = int(table.last_pk)  # type: ignore[arg-type]
         if not row.get("story_id"):
@@ -205,7 +209,7 @@ class Store:
         return article_id
 
     def update_article(self, article_id: int, changes: dict[str, Any]) -> None:
-        self.db["articles"].update(article_id, changes)
+        self.db.table("articles").update(article_id, changes)
 
     def index_search(self, article_id: int, title: str, text: str) -> None:
         from pipelines.topics import normalise
@@ -257,7 +261,7 @@ class Store:
     def replace_matches(self, article_id: int, matches: list[dict[str, Any]]) -> None:
         self.db.execute("DELETE FROM matches WHERE article_id = ?", (article_id,))
         if matches:
-            self.db["matches"].insert_all(
+            self.db.table("matches").insert_all(
                 [
                     {
                         "article_id": article_id,
@@ -297,13 +301,17 @@ class Store:
         never send the same row at once. A lease ends when it expires or, at once, when the
         process holding it is gone (killed on this host), so a restart after a crash resends
         without waiting."""
-        me = f"{socket.gethostname()}:{os.getpid()}"
+        me = self.lease_owner
         with self.transaction():
             row = self.one(
-                "SELECT status, lease_until, lease_owner FROM alerts WHERE id = ?", (alert_id,)
+                "SELECT status, lease_until, lease_owner, next_attempt_at FROM alerts "
+                "WHERE id = ?",
+                (alert_id,),
             )
             if row is None or row["status"] != "pending":
                 return False
+            if (row["next_attempt_at"] or "") > iso(now):
+                return False  # failed by another deliverer since it was listed: not due yet
             held = row["lease_until"] is not None and row["lease_until"] >= now
             if held and row["lease_owner"] != me and not _owner_gone(row["lease_owner"]):
                 return False
@@ -314,7 +322,12 @@ class Store:
         return True
 
     def release(self, alert_id: int) -> None:
-        self.db.execute("UPDATE alerts SET lease_until = NULL WHERE id = ?", (alert_id,))
+        """Give up our lease; one that ran out and was taken over is the new holder's."""
+        self.db.execute(
+            "UPDATE alerts SET lease_until = NULL, lease_owner = NULL "
+            "WHERE id = ? AND lease_owner = ?",
+            (alert_id, self.lease_owner),
+        )
 
     def mark_sent(self, alert_id: int, now_iso: str) -> None:
         with self.transaction():
@@ -344,7 +357,7 @@ class Store:
         return self.one("SELECT etag, last_modified FROM validators WHERE url = ?", (url,))
 
     def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        self.db["validators"].upsert(
+        self.db.table("validators").upsert(
             {"url": url, "etag": etag, "last_modified": last_modified, "checked_at": utcnow()},
             pk="url",
         )
@@ -352,7 +365,7 @@ class Store:
     # -- crawl records ----------------------------------------------------------------------
 
     def record_crawl(self, row: dict[str, Any]) -> None:
-        self.db["crawls"].insert(row)
+        self.db.table("crawls").insert(row)
 
 
 def fts_query(folded: str) -> str:
@@ -369,7 +382,8 @@ def fts_query(folded: str) -> str:
 
 def _owner_gone(owner: str | None) -> bool:
     """True when a lease's holder was a process on this host that no longer runs."""
-    host, _, pid = (owner or "").rpartition(":")
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return False
     try:

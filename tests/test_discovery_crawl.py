@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.resolver import CachingThreadedResolver
 from twisted.internet import defer
 
-from scrapy.resolver import CachingThreadedResolver
 from tests.support import FIXTURES, FixtureSite, article_page, crawl, write_config
 
 NOW = datetime.now(UTC)
@@ -139,36 +139,25 @@ def atom(base: str, items: list[tuple[str, str, datetime]]) -> str:
     )
 
 
-def urlset(entries: list[tuple[str, datetime | None]]) -> str:
-    urls = "".join(
-        f"<url><loc>{loc}</loc>" + (f"<lastmod>{w3c(d)}</lastmod>" if d else "") + "</url>\n"
+def sitemap(kind: str, entries: list[tuple[str, datetime | None]]) -> str:
+    """A `urlset` or `sitemapindex` of (loc, lastmod)."""
+    item = "url" if kind == "urlset" else "sitemap"
+    body = "".join(
+        f"<{item}><loc>{loc}</loc>{f'<lastmod>{w3c(d)}</lastmod>' if d else ''}</{item}>\n"
         for loc, d in entries
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>'
-    )
-
-
-def sitemap_index(entries: list[tuple[str, datetime | None]]) -> str:
-    maps = "".join(
-        f"<sitemap><loc>{loc}</loc>" + (f"<lastmod>{w3c(d)}</lastmod>" if d else "")
-        + "</sitemap>\n"
-        for loc, d in entries
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{maps}'
-        "</sitemapindex>"
+        f'<{kind} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{body}</{kind}>'
     )
 
 
 def news_sitemap(entries: list[tuple[str, str, datetime, datetime | None]]) -> str:
     """Google News entries: (loc, news:title, news:publication_date, lastmod)."""
     urls = "".join(
-        f"<url><loc>{loc}</loc>" + (f"<lastmod>{w3c(mod)}</lastmod>" if mod else "")
-        + "<news:news><news:publication><news:name>Fixture</news:name>"
-        f"<news:language>bs</news:language></news:publication>"
+        f"<url><loc>{loc}</loc>{f'<lastmod>{w3c(mod)}</lastmod>' if mod else ''}"
+        "<news:news><news:publication><news:name>Fixture</news:name>"
+        "<news:language>bs</news:language></news:publication>"
         f"<news:publication_date>{w3c(pub)}</news:publication_date>"
         f"<news:title>{title}</news:title></news:news></url>\n"
         for loc, title, pub, mod in entries
@@ -198,125 +187,177 @@ class Fixture:
     entry: dict[str, Any] = field(default_factory=dict)
     stored: dict[str, str | None] = field(default_factory=dict)  # canonical URL -> title
 
-    def article(self, path: str, title: str | None, body: str | bytes | None = None,
-                **route: Any) -> str:
+    def article(
+        self, path: str, title: str | None, body: str | bytes | None = None, **route: Any
+    ) -> str:
         """Serve an article at `path` that the first crawl is expected to store."""
         self.site.add(path, body if body is not None else page(title or path, path), **route)
         self.stored[self.site.url(path)] = title
+        return self.site.url(path)
+
+    def other(self, path: str) -> str:
+        """Serve an article that must not be fetched (too old, disallowed, ...)."""
+        return self.site.add(path, page("Not to be fetched", path))
+
+    def source(self, kind: str, path: str, body: str | bytes, **route: Any) -> str:
+        """Serve a feed or sitemap and configure it (kind: feeds | sitemaps)."""
+        route.setdefault("content_type", "application/xml")
+        self.entry.setdefault(kind, []).append(self.site.add(path, body, **route))
         return self.site.url(path)
 
 
 def build_rss20(f: Fixture, elsewhere: FixtureSite) -> None:
     a = f.article("/2026/12/01/vlada-usvojila-budzet", "Vlada usvojila budžet za narednu godinu")
     b = f.article("/vijesti/drustvo/parlament-rasprava", "Parlament nastavlja raspravu o zakonu")
-    feed = rss([
-        ("Vlada usvojila budžet", a + "?utm_source=rss&amp;utm_medium=feed", ago(hours=1)),
-        ("Vlada usvojila budžet (again)", a + "?fbclid=abc#comments", ago(hours=1)),
-        ("Parlament", b + "#top", ago(hours=2)),
-        ("Elsewhere", elsewhere.url("/2026/12/01/tudji-clanak-o-necemu"), ago(hours=2)),
-    ])
-    f.entry["feeds"] = [f.site.add("/feed/", feed, content_type="application/rss+xml",
-                                   etag='"rss-1"')]
+    f.source(
+        "feeds",
+        "/feed/",
+        rss(
+            [
+                ("Vlada usvojila budžet", a + "?utm_source=rss&amp;utm_medium=feed", ago(hours=1)),
+                ("Vlada usvojila budžet (again)", a + "?fbclid=abc#comments", ago(hours=1)),
+                ("Parlament", b + "#top", ago(hours=2)),
+                ("Elsewhere", elsewhere.url("/2026/12/01/tudji-clanak-o-necemu"), ago(hours=2)),
+            ]
+        ),
+        content_type="application/rss+xml",
+        etag='"rss-1"',
+    )
 
 
 def build_rdf(f: Fixture) -> None:
     a = f.article("/vesti/politika/1234567/dijalog-nastavljen", "Dijalog nastavljen u Briselu")
     b = f.article("/vesti/svet/1234568/samit-o-balkanu", "Samit o Zapadnom Balkanu")
     feed = rdf([("Dijalog", a, ago(hours=1)), ("Samit", b, ago(hours=4))])
-    f.entry["feeds"] = [f.site.add("/rss", feed, content_type="application/rdf+xml",
-                                   last_modified=rfc822(ago(hours=1)))]
+    f.source("feeds", "/rss", feed, last_modified=rfc822(ago(hours=1)))
 
 
 def build_atom(f: Fixture) -> None:
     f.article("/arberi/412345/kurti-takon-komandantin/", "Kurti takon komandantin e KFOR-it")
     f.article("/bote/412300/samiti-ne-bruksel/", "Samiti në Bruksel përfundon pa marrëveshje")
-    feed = atom(f.site.base, [
-        ("Kurti takon komandantin e &lt;b&gt;KFOR&lt;/b&gt;-it", "arberi/412345/kurti-takon-komandantin/",
-         ago(hours=1)),
-        ("Samiti", "bote/412300/samiti-ne-bruksel/", ago(hours=2)),
-    ])
-    f.entry["feeds"] = [f.site.add("/atom", feed, content_type="application/atom+xml",
-                                   etag='"atom-1"', last_modified=rfc822(ago(hours=1)))]
+    feed = atom(
+        f.site.base,
+        [
+            (
+                "Kurti e &lt;b&gt;KFOR&lt;/b&gt;-it",
+                "arberi/412345/kurti-takon-komandantin/",
+                ago(hours=1),
+            ),
+            ("Samiti", "bote/412300/samiti-ne-bruksel/", ago(hours=2)),
+        ],
+    )
+    f.source("feeds", "/atom", feed, etag='"atom-1"', last_modified=rfc822(ago(hours=1)))
 
 
 def build_sitemap_index(f: Fixture, elsewhere: FixtureSite) -> None:
     a = f.article("/2026/12/01/nova-bolnica-otvorena", "Nova bolnica otvorena u Nikšiću")
     b = f.article("/2026/12/01/skupstina-izabrala-sudije", "Skupština izabrala nove sudije")
-    f.site.add("/sitemap-posts-2026-12.xml", urlset([(a, ago(hours=1)), (b, ago(hours=2))]),
-               content_type="application/xml", etag='"posts-12"')
-    # An old child is not read at all; the index lists itself too (read once).
-    f.site.add("/sitemap-posts-2026-09.xml", urlset([(f.site.url("/2026/09/01/staro"), None)]),
-               content_type="application/xml")
-    index = sitemap_index([
-        (f.site.url("/sitemap-posts-2026-12.xml"), ago(hours=1)),
-        (f.site.url("/sitemap-posts-2026-09.xml"), ago(days=60)),
-        (f.site.url("/sitemap_index.xml"), ago(hours=1)),
-        (elsewhere.url("/sitemap-foreign.xml"), ago(hours=1)),
-    ])
-    f.entry["sitemaps"] = [f.site.add("/sitemap_index.xml", index, content_type="application/xml",
-                                      etag='"index-1"')]
+    recent = f.site.add(
+        "/sitemap-posts-2026-12.xml",
+        sitemap("urlset", [(a, ago(hours=1)), (b, ago(hours=2))]),
+        content_type="application/xml",
+        etag='"posts-12"',
+    )
+    old = f.site.add(
+        "/sitemap-posts-2026-09.xml",
+        sitemap("urlset", [(f.other("/2026/09/01/staro-a-nepromijenjeno"), None)]),
+    )
+    # The old child is not read at all, the other domain's neither; the index lists itself too.
+    f.source(
+        "sitemaps",
+        "/sitemap_index.xml",
+        sitemap(
+            "sitemapindex",
+            [
+                (recent, ago(hours=1)),
+                (old, ago(days=60)),
+                (f.site.url("/sitemap_index.xml"), ago(hours=1)),
+                (elsewhere.url("/sitemap-foreign.xml"), ago(hours=1)),
+            ],
+        ),
+        etag='"index-1"',
+    )
 
 
 NEWS_TITLE = "KFOR pojačao patrole na sjeveru Kosova"
+NEWS_BODY = [
+    "Pripadnici KFOR-a pojačali su patrole na sjeveru Kosova nakon incidenata prošle sedmice, "
+    "saopćeno je iz komande misije u Prištini.",
+    "Iz komande su naveli da će pojačane patrole trajati dok se situacija ne smiri, te da je "
+    "saradnja s lokalnom policijom dobra.",
+]
 
 
 def build_news_sitemap(f: Fixture) -> None:
-    untitled = untitled_page([
-        "Pripadnici KFOR-a pojačali su patrole na sjeveru Kosova nakon incidenata prošle "
-        "sedmice, saopćeno je iz komande misije u Prištini.",
-        "Iz komande su naveli da će pojačane patrole trajati dok se situacija ne smiri, te da "
-        "je saradnja s lokalnom policijom dobra.",
-    ])
-    a = f.article("/vijesti/kfor-pojacao-patrole", NEWS_TITLE, untitled)
+    a = f.article("/vijesti/kfor-pojacao-patrole", NEWS_TITLE, untitled_page(NEWS_BODY))
     b = f.article("/vijesti/novi-zakon-o-radu", "Novi zakon o radu stupa na snagu")
-    # Edited an hour ago (lastmod) but published three weeks ago: too old.
-    f.site.add("/vijesti/stari-clanak-izmijenjen", page("Stari", "old"))
-    sitemap = news_sitemap([
-        (a, NEWS_TITLE, ago(hours=2), None),
-        (b, "Novi zakon o radu", ago(hours=5), ago(hours=5)),
-        (f.site.url("/vijesti/stari-clanak-izmijenjen"), "Stari", ago(days=21), ago(hours=1)),
-    ])
-    f.entry["sitemaps"] = [f.site.add("/news-sitemap.xml", sitemap,
-                                      content_type="application/xml", etag='"news-1"')]
+    edited = f.other("/vijesti/stari-clanak-izmijenjen")  # edited now, published weeks ago
+    f.source(
+        "sitemaps",
+        "/news-sitemap.xml",
+        news_sitemap(
+            [
+                (a, NEWS_TITLE, ago(hours=2), None),
+                (b, "Novi zakon o radu", ago(hours=5), ago(hours=5)),
+                (edited, "Stari", ago(days=21), ago(hours=1)),
+            ]
+        ),
+        etag='"news-1"',
+    )
 
 
 def build_plain_sitemap(f: Fixture) -> None:
     a = f.article("/lajme/qeveria-miraton-buxhetin-e-vitit", "Qeveria miraton buxhetin e vitit")
     b = f.article("/lajme/pa-date-ndryshimi-ne-harte", "Lajm pa datë ndryshimi në hartë")
-    f.site.add("/lajme/lajm-i-vjeter-nga-tetori", page("Lajm i vjetër", "old"))
-    sitemap = urlset([
-        (a, ago(hours=3)),
-        (b, None),  # no lastmod: kept, the seen-set decides
-        (f.site.url("/lajme/lajm-i-vjeter-nga-tetori"), ago(days=40)),
-    ])
-    f.entry["sitemaps"] = [f.site.add("/sitemap.xml", sitemap, content_type="application/xml",
-                                      last_modified=rfc822(ago(hours=3)))]
+    f.source(
+        "sitemaps",
+        "/sitemap.xml",
+        sitemap(
+            "urlset",
+            [
+                (a, ago(hours=3)),
+                (b, None),  # no lastmod: kept, the seen-set decides
+                (f.other("/lajme/lajm-i-vjeter-nga-tetori"), ago(days=40)),
+            ],
+        ),
+        last_modified=rfc822(ago(hours=3)),
+    )
+
+
+ROBOTS_HOME = """<html><head><title>Fixture</title></head><body><nav><a href="/vesti/">Vesti</a>
+<a href="/privatno/2026/12/01/interni-dokument-redakcije">Interno</a></nav></body></html>"""
 
 
 def build_robots(f: Fixture) -> None:
     """No feed, no sitemap configured, a homepage without article links: robots.txt names the
     sitemap, and Disallows a path that both the sitemap and the homepage link to."""
     a = f.article("/vesti/2026/12/01/most-na-savi-otvoren", "Most na Savi otvoren za saobraćaj")
-    f.site.add("/privatno/2026/12/01/interni-dokument-redakcije", page("Interni", "private"))
-    f.site.add("/", '<html><head><title>Fixture</title></head><body><nav><a href="/vesti/">Vesti'
-               '</a><a href="/privatno/2026/12/01/interni-dokument-redakcije">Interno</a></nav>'
-               "</body></html>", etag='"home-1"')
-    f.site.add("/robots.txt", "User-agent: *\nDisallow: /privatno/\n\n"
-               f"Sitemap: {f.site.url('/sitemap-vesti.xml')}\n", content_type="text/plain")
-    f.site.add("/sitemap-vesti.xml", urlset([
-        (a, ago(hours=1)),
-        (f.site.url("/privatno/2026/12/01/interni-dokument-redakcije"), ago(hours=1)),
-    ]), content_type="application/xml", etag='"vesti-1"')
+    private = f.other("/privatno/2026/12/01/interni-dokument-redakcije")
+    f.site.add("/", ROBOTS_HOME, etag='"home-1"')
+    f.site.add(
+        "/robots.txt",
+        f"User-agent: *\nDisallow: /privatno/\n\nSitemap: {f.site.url('/sitemap-vesti.xml')}\n",
+        content_type="text/plain",
+    )
+    f.site.add(
+        "/sitemap-vesti.xml",
+        sitemap("urlset", [(a, ago(hours=1)), (private, None)]),
+        content_type="application/xml",
+        etag='"vesti-1"',
+    )
 
 
 def build_autodiscovery(f: Fixture) -> None:
     """The real evropaelire.org homepage announces its feed with <link rel="alternate">."""
-    home = real_homepage("evropaelire.org.html", r"www\.evropaelire\.org", f.site.base)
-    f.site.add("/", home)
+    f.site.add("/", real_homepage("evropaelire.org.html", r"www\.evropaelire\.org", f.site.base))
     a = f.article("/a/kuvendi-miraton-ligjin/29900001.html", "Kuvendi miraton ligjin për pronën")
     b = f.article("/a/29900002.html", "Dialogu Kosovë-Serbi rifillon në Bruksel")
-    f.site.add("/api/", rss([("Kuvendi", a, ago(hours=1)), ("Dialogu", b, ago(hours=2))]),
-               content_type="application/rss+xml", etag='"api-1"')
+    f.site.add(
+        "/api/",
+        rss([("Kuvendi", a, ago(hours=1)), ("Dialogu", b, ago(hours=2))]),
+        content_type="application/rss+xml",
+        etag='"api-1"',
+    )
 
 
 KOHA_PATTERN = r"/arberi/\d+/"
@@ -330,61 +371,85 @@ def build_homepage_scan(f: Fixture, name: str, host_re: str, title: str) -> None
     f.site.add("/", home, etag=f'"{f.name}-home"')
     pattern = f.entry.get("article_pattern")
     for link in scan_article_links(home, f.site.url("/"), [f.site.host], pattern):
-        path = link.url[len(f.site.base):]
+        path = link.url[len(f.site.base) :]
         f.article(path, f"{title} {len(f.stored)}", page(f"{title} {len(f.stored)}", path))
 
 
 def build_canonical(f: Fixture) -> None:
     """Host names (www., m., bare) through FixtureHostsResolver; see test_canonical_urls."""
-    www, port = "http://www.kanonik.rs", f.site.port
-    f.entry["homepage"] = f"{www}:{port}/"
-    base = f"{www}:{port}"
-    real = f"{base}/2026/12/01/pravi-naslov-clanka/"
-    f.site.add("/vijesti/a-tracking", page("Članak s parametrima praćenja", "a"))
+    port = f.site.port
+    www, mobile, bare = (f"http://{host}:{port}" for host in CANON_HOSTS)
+    f.entry["homepage"] = f"{www}/"
+    real = f"{www}/2026/12/01/pravi-naslov-clanka/"
     f.site.add("/clanak.php?id=12345", page("Članak s kanonskim URL-om", "b", canonical=real))
-    f.site.add("/vijesti/c-mobilna-verzija", page("Članak s mobilne verzije", "c"))
-    f.site.add("/vijesti/d-amp-verzija", page("Članak s AMP verzije", "d"))
+    f.stored[real] = "Članak s kanonskim URL-om"
+    for path, title in [
+        ("/vijesti/a-tracking", "Članak s parametrima praćenja"),
+        ("/vijesti/c-mobilna-verzija", "Članak s mobilne verzije"),
+        ("/vijesti/d-amp-verzija", "Članak s AMP verzije"),
+    ]:
+        f.site.add(path, page(title, path))
+        f.stored[www + path] = title
     f.site.add("/vijesti/f-bez-www", page("Članak bez www", "f"))
-    f.stored = {
-        f"{base}/vijesti/a-tracking": "Članak s parametrima praćenja",
-        real: "Članak s kanonskim URL-om",
-        f"{base}/vijesti/c-mobilna-verzija": "Članak s mobilne verzije",
-        f"{base}/vijesti/d-amp-verzija": "Članak s AMP verzije",
-        f"http://kanonik.rs:{port}/vijesti/f-bez-www": "Članak bez www",
-    }
-    f.site.add("/feed/", rss([
-        ("a", f"{base}/vijesti/a-tracking?utm_source=rss&amp;utm_campaign=x&amp;gclid=1", NOW),
-        ("b", f"{base}/clanak.php?id=12345&amp;fbclid=xyz", NOW),
-        ("c", f"http://m.kanonik.rs:{port}/vijesti/c-mobilna-verzija", NOW),
-        ("d", f"{base}/amp/vijesti/d-amp-verzija", NOW),
-        ("f", f"http://kanonik.rs:{port}/vijesti/f-bez-www", NOW),
-    ]), content_type="application/rss+xml", etag='"kanonik-1"')
-    f.entry["feeds"] = [f"{base}/feed/"]
+    f.stored[f"{bare}/vijesti/f-bez-www"] = "Članak bez www"
+    f.entry["feeds"] = [f"{www}/feed/"]
+    f.site.add(
+        "/feed/",
+        rss(
+            [
+                (
+                    "a",
+                    f"{www}/vijesti/a-tracking?utm_source=rss&amp;utm_campaign=x&amp;gclid=1",
+                    NOW,
+                ),
+                ("b", f"{www}/clanak.php?id=12345&amp;fbclid=xyz", NOW),
+                ("c", f"{mobile}/vijesti/c-mobilna-verzija", NOW),
+                ("d", f"{www}/amp/vijesti/d-amp-verzija", NOW),
+                ("f", f"{bare}/vijesti/f-bez-www", NOW),
+            ]
+        ),
+        content_type="application/rss+xml",
+        etag='"kanonik-1"',
+    )
 
 
 def republish_canonical(f: Fixture) -> None:
     """Before the second crawl: the feed now lists the stored articles under other variants."""
-    base = f"http://www.kanonik.rs:{f.site.port}"
+    www, mobile, _ = (f"http://{host}:{f.site.port}" for host in CANON_HOSTS)
     f.site.add("/vijesti/e-novi-clanak", page("Novi članak", "e"))
-    f.site.add("/feed/", rss([
-        ("a amp", f"{base}/vijesti/a-tracking/amp?utm_source=twitter", NOW),
-        ("b canonical", f"{base}/2026/12/01/pravi-naslov-clanka/?utm_medium=social", NOW),
-        ("b alias", f"{base}/clanak.php?id=12345", NOW),
-        ("c", f"http://m.kanonik.rs:{f.site.port}/amp/vijesti/c-mobilna-verzija", NOW),
-        ("d", f"{base}/vijesti/d-amp-verzija?amp=1", NOW),
-        ("e", f"{base}/vijesti/e-novi-clanak", NOW),
-    ]), content_type="application/rss+xml", etag='"kanonik-2"')
+    f.site.add(
+        "/feed/",
+        rss(
+            [
+                ("a amp", f"{www}/vijesti/a-tracking/amp?utm_source=twitter", NOW),
+                ("b canonical", f"{www}/2026/12/01/pravi-naslov-clanka/?utm_medium=social", NOW),
+                ("b alias", f"{www}/clanak.php?id=12345", NOW),
+                ("c", f"{mobile}/amp/vijesti/c-mobilna-verzija", NOW),
+                ("d", f"{www}/vijesti/d-amp-verzija?amp=1", NOW),
+                ("e", f"{www}/vijesti/e-novi-clanak", NOW),
+            ]
+        ),
+        content_type="application/rss+xml",
+        etag='"kanonik-2"',
+    )
 
 
 def build_aged(f: Fixture) -> None:
     fresh = f.article("/2026/vijesti/svjez-clanak-od-jutros", "Svjež članak od jutros")
-    f.site.add("/2026/vijesti/clanak-od-proslog-mjeseca", page("Članak od prošlog mjeseca", "m"))
-    f.site.add("/2025/vijesti/clanak-iz-2025-godine", page("Članak iz 2025.", "y"))
-    f.entry["feeds"] = [f.site.add("/feed/", rss([
-        ("Svjež", fresh, ago(hours=2)),
-        ("Prošli mjesec", f.site.url("/2026/vijesti/clanak-od-proslog-mjeseca"), ago(days=30)),
-        ("2025", f.site.url("/2025/vijesti/clanak-iz-2025-godine"), datetime(2025, 6, 1, tzinfo=UTC)),
-    ]), content_type="application/rss+xml", etag='"aged-1"')]
+    month = f.site.add("/2026/vijesti/clanak-od-proslog-mjeseca", page("Od prošlog mjeseca", "m"))
+    year = f.other("/2025/vijesti/clanak-iz-2025-godine")
+    f.source(
+        "feeds",
+        "/feed/",
+        rss(
+            [
+                ("Svjež", fresh, ago(hours=2)),
+                ("Prošli mjesec", month, ago(days=30)),
+                ("2025", year, datetime(2025, 6, 1, tzinfo=UTC)),
+            ]
+        ),
+        etag='"aged-1"',
+    )
 
 
 # --- encodings -------------------------------------------------------------------------------
@@ -423,8 +488,9 @@ class Encoded:
         title, sentence = LANGS[self.lang]
         meta = self.encoding if self.declared_by == "meta" else None
         paras = [sentence, *paragraphs(self.slug)]
-        html = article_page(title, paras, published=w3c(ago(hours=2)), lang=self.lang,
-                            charset=meta or "")
+        html = article_page(
+            title, paras, published=w3c(ago(hours=2)), lang=self.lang, charset=meta or ""
+        )
         if meta is None:  # no charset in the page at all
             html = html.replace('<meta charset="">', "")
         data = html.encode(self.encoding)
@@ -462,8 +528,12 @@ FEED_TITLES = {
 
 def feed_bytes(kind: str, items: list[tuple[str, str, datetime]]) -> tuple[bytes, str]:
     """(body, content type) of an RSS feed encoded and declared as `kind` says."""
-    encoding = {"sr-cp1251-xml": "windows-1251", "hr-cp1250-http": "windows-1250",
-                "sq-iso88592-xml": "iso-8859-2", "hr-utf8-bom": "utf-8"}[kind]
+    encoding = {
+        "sr-cp1251-xml": "windows-1251",
+        "hr-cp1250-http": "windows-1250",
+        "sq-iso88592-xml": "iso-8859-2",
+        "hr-utf8-bom": "utf-8",
+    }[kind]
     declared = encoding if kind.endswith("-xml") else None
     data = rss(list(items), encoding=declared).encode(encoding)
     if kind.endswith("-bom"):
@@ -481,7 +551,7 @@ def build_encodings(f: Fixture) -> None:
         f.site.add(untitled, untitled_page([LANGS[lang][1], *paragraphs(kind)]))
         f.stored[f.site.url(untitled)] = title
         items = [(title, f.site.url(untitled), ago(hours=1))]
-        for p in ENCODED_PAGES[i::len(FEED_TITLES)]:  # every page in one of the feeds
+        for p in ENCODED_PAGES[i :: len(FEED_TITLES)]:  # every page in one of the feeds
             path = f"/tekst/{p.slug}"
             f.article(path, LANGS[p.lang][0], p.body(), content_type=p.content_type())
             items.append((p.slug, f.site.url(path), ago(hours=1)))
@@ -505,8 +575,11 @@ class World:
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         for name, f in self.outlets.items():
             self.marks.setdefault(name, []).append(len(f.site.log))
-        env = {"BW_FIXTURE_HOSTS": ",".join(
-            f"{h}={self.outlets['canonical'].site.host}" for h in CANON_HOSTS)}
+        env = {
+            "BW_FIXTURE_HOSTS": ",".join(
+                f"{h}={self.outlets['canonical'].site.host}" for h in CANON_HOSTS
+            )
+        }
         done = crawl(self.cfg, *RESOLVER, *args, env=env)
         assert done.returncode == 0, done.stderr[-3000:]
         self.crawls.append(done)
@@ -534,8 +607,18 @@ class World:
             return dict(list(rows)[crawl_no - 1])
 
 
-MODES = ["rss20", "rdf", "atom", "sitemapindex", "newssitemap", "sitemap", "robots",
-         "autodiscovery", "pattern", "heuristic"]
+MODES = [
+    "rss20",
+    "rdf",
+    "atom",
+    "sitemapindex",
+    "newssitemap",
+    "sitemap",
+    "robots",
+    "autodiscovery",
+    "pattern",
+    "heuristic",
+]
 ALL = [*MODES, "canonical", "aged", "encodings"]
 
 
@@ -543,8 +626,10 @@ ALL = [*MODES, "canonical", "aged", "encodings"]
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     sites = {name: FixtureSite(f"127.0.0.{10 + i}") for i, name in enumerate(ALL)}
     elsewhere = FixtureSite("127.0.0.9")
-    outlets = {name: Fixture(name, site, {"name": name, "homepage": site.url("/"),
-                                          "language": "bs"}) for name, site in sites.items()}
+    outlets = {
+        name: Fixture(name, site, {"name": name, "homepage": site.url("/"), "language": "bs"})
+        for name, site in sites.items()
+    }
     o = outlets
     build_rss20(o["rss20"], elsewhere)
     build_rdf(o["rdf"])
@@ -560,8 +645,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     build_canonical(o["canonical"])
     build_aged(o["aged"])
     build_encodings(o["encodings"])
-    w = World(write_config(tmp_path_factory.mktemp("cfg"), [f.entry for f in o.values()]),
-              outlets, elsewhere)
+    w = World(
+        write_config(tmp_path_factory.mktemp("cfg"), [f.entry for f in o.values()]),
+        outlets,
+        elsewhere,
+    )
     w.run()
     republish_canonical(o["canonical"])
     w.run()
@@ -593,7 +681,9 @@ def test_first_crawl_stores_every_article_and_records_the_run(world: World, name
 def test_rss20_tracking_fragments_duplicates_and_other_domains(world: World) -> None:
     # One request per article whatever the feed's variants of it; the other domain untouched.
     assert sorted(world.paths("rss20", 1)) == [
-        "/2026/12/01/vlada-usvojila-budzet", "/feed/", "/vijesti/drustvo/parlament-rasprava"
+        "/2026/12/01/vlada-usvojila-budzet",
+        "/feed/",
+        "/vijesti/drustvo/parlament-rasprava",
     ]
     assert world.elsewhere.log == []
     assert world.crawl_row("rss20", 1)["discovered"] == 2
@@ -601,11 +691,15 @@ def test_rss20_tracking_fragments_duplicates_and_other_domains(world: World) -> 
 
 def test_rdf_and_atom_feeds(world: World) -> None:
     assert sorted(world.paths("rdf", 1)) == [
-        "/rss", "/vesti/politika/1234567/dijalog-nastavljen", "/vesti/svet/1234568/samit-o-balkanu"
+        "/rss",
+        "/vesti/politika/1234567/dijalog-nastavljen",
+        "/vesti/svet/1234568/samit-o-balkanu",
     ]
     # Atom's xml:base-relative links resolved against the fixture host
     assert sorted(world.paths("atom", 1)) == [
-        "/arberi/412345/kurti-takon-komandantin/", "/atom", "/bote/412300/samiti-ne-bruksel/"
+        "/arberi/412345/kurti-takon-komandantin/",
+        "/atom",
+        "/bote/412300/samiti-ne-bruksel/",
     ]
 
 
@@ -624,7 +718,8 @@ def test_news_sitemap_title_and_publication_date(world: World) -> None:
     assert "/vijesti/stari-clanak-izmijenjen" not in world.paths("newssitemap", 1)
     url = f.site.url("/vijesti/kfor-pojacao-patrole")
     [(title, text, published)] = world.sql(
-        "SELECT title, text, published FROM articles WHERE url = ?", url)
+        "SELECT title, text, published FROM articles WHERE url = ?", url
+    )
     assert title == NEWS_TITLE  # the page has none: news:title is used
     assert text.startswith(NEWS_TITLE + "\nPripadnici KFOR-a pojačali su patrole")
     assert datetime.fromisoformat(published) == ago(hours=2).replace(microsecond=0)
@@ -632,7 +727,8 @@ def test_news_sitemap_title_and_publication_date(world: World) -> None:
 
 def test_plain_sitemap_filtered_by_lastmod(world: World) -> None:
     assert sorted(world.paths("sitemap", 1)) == [
-        "/lajme/pa-date-ndryshimi-ne-harte", "/lajme/qeveria-miraton-buxhetin-e-vitit",
+        "/lajme/pa-date-ndryshimi-ne-harte",
+        "/lajme/qeveria-miraton-buxhetin-e-vitit",
         "/sitemap.xml",
     ]
 
@@ -649,7 +745,10 @@ def test_robots_sitemap_lines_followed_and_disallow_obeyed(world: World) -> None
 def test_feed_autodiscovery_from_the_real_homepage(world: World) -> None:
     # The homepage's 81 article links are not scanned: the announced feed is the listing.
     assert sorted(world.paths("autodiscovery", 1)) == [
-        "/", "/a/29900002.html", "/a/kuvendi-miraton-ligjin/29900001.html", "/api/"
+        "/",
+        "/a/29900002.html",
+        "/a/kuvendi-miraton-ligjin/29900001.html",
+        "/api/",
     ]
 
 
@@ -678,19 +777,22 @@ def test_canonical_urls(world: World) -> None:
     f = world.outlets["canonical"]
     port = f.site.port
     requested = sorted((h["host"], p) for p, h in world.log("canonical", 1) if p != "/robots.txt")
-    assert requested == sorted([
-        (f"www.kanonik.rs:{port}", "/feed/"),
-        (f"www.kanonik.rs:{port}", "/vijesti/a-tracking"),  # tracking parameters dropped
-        (f"www.kanonik.rs:{port}", "/clanak.php?id=12345"),
-        (f"www.kanonik.rs:{port}", "/vijesti/c-mobilna-verzija"),  # not m.kanonik.rs
-        (f"www.kanonik.rs:{port}", "/vijesti/d-amp-verzija"),  # not /amp/...
-        (f"kanonik.rs:{port}", "/vijesti/f-bez-www"),  # an own domain beside www.
-    ])
+    assert requested == sorted(
+        [
+            (f"www.kanonik.rs:{port}", "/feed/"),
+            (f"www.kanonik.rs:{port}", "/vijesti/a-tracking"),  # tracking parameters dropped
+            (f"www.kanonik.rs:{port}", "/clanak.php?id=12345"),
+            (f"www.kanonik.rs:{port}", "/vijesti/c-mobilna-verzija"),  # not m.kanonik.rs
+            (f"www.kanonik.rs:{port}", "/vijesti/d-amp-verzija"),  # not /amp/...
+            (f"kanonik.rs:{port}", "/vijesti/f-bez-www"),  # an own domain beside www.
+        ]
+    )
     # rel="canonical": the page's URL is stored, the requested one becomes an alias
     real = f"http://www.kanonik.rs:{port}/2026/12/01/pravi-naslov-clanka/"
     assert world.sql(
         "SELECT a.url FROM aliases s JOIN articles a ON a.id = s.article_id WHERE s.url = ?",
-        f"http://www.kanonik.rs:{port}/clanak.php?id=12345") == [(real,)]
+        f"http://www.kanonik.rs:{port}/clanak.php?id=12345",
+    ) == [(real,)]
 
 
 def test_variants_of_stored_articles_are_not_fetched_again(world: World) -> None:
@@ -736,7 +838,9 @@ def test_unchanged_second_crawl_costs_only_conditional_requests(world: World, na
 
 def test_validators_sent_back_as_stored(world: World) -> None:
     [rdf_headers] = [h for p, h in world.log("rdf", 2) if p == "/rss"]
-    assert rdf_headers["if-modified-since"] == world.outlets["rdf"].site.routes["/rss"].last_modified
+    assert (
+        rdf_headers["if-modified-since"] == world.outlets["rdf"].site.routes["/rss"].last_modified
+    )
     assert "if-none-match" not in rdf_headers
     feed = [h for p, h in world.log("rss20", 2) if p == "/feed/"]
     assert feed[0]["if-none-match"] == '"rss-1"'

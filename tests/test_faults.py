@@ -1,4 +1,4 @@
-"""A broken outlet never stops the others: one crawl, one healthy outlet, one broken outlet per fault.
+"""A broken outlet never stops the others: one crawl, a healthy outlet, a broken outlet per fault.
 
 Every fault gets its own outlet on its own 127.0.0.x address (or an unresolvable host name) in the
 same `scrapy crawl outlets` subprocess; each test then checks, for its fault, that the healthy
@@ -61,7 +61,10 @@ def closed_port(host: str) -> int:
 
 
 def dns_failure(site: FixtureSite) -> dict[str, Any]:
-    return {"homepage": "http://nonexistent.invalid/", "feeds": ["http://nonexistent.invalid/feed/"]}
+    return {
+        "homepage": "http://nonexistent.invalid/",
+        "feeds": ["http://nonexistent.invalid/feed/"],
+    }
 
 
 def connection_refused(site: FixtureSite) -> dict[str, Any]:
@@ -79,8 +82,11 @@ def server_error(site: FixtureSite) -> dict[str, Any]:
 
 def malformed_feed(site: FixtureSite) -> dict[str, Any]:
     truncated = '<?xml version="1.0"?><rss version="2.0"><channel><title>Cut off</title><item><ti'
-    return {"feeds": [site.add("/feed/", truncated, content_type="application/rss+xml",
-                               etag='"broken-1"')]}
+    return {
+        "feeds": [
+            site.add("/feed/", truncated, content_type="application/rss+xml", etag='"broken-1"')
+        ]
+    }
 
 
 def redirect_loop(site: FixtureSite) -> dict[str, Any]:
@@ -92,8 +98,11 @@ def redirect_loop(site: FixtureSite) -> dict[str, Any]:
 def oversized_page(site: FixtureSite) -> dict[str, Any]:
     # A homepage-discovered outlet whose homepage is far beyond DOWNLOAD_MAXSIZE.
     filler = "<p>" + "Lorem ipsum dolor sit amet. " * 50 + "</p>\n"
-    site.add("/", "<html><body>" + filler * (3 * MAXSIZE // len(filler)) + "</body></html>",
-             etag='"huge-1"')
+    site.add(
+        "/",
+        "<html><body>" + filler * (3 * MAXSIZE // len(filler)) + "</body></html>",
+        etag='"huge-1"',
+    )
     return {}
 
 
@@ -140,8 +149,13 @@ class Run:
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     healthy = FixtureSite("127.0.0.40")
     paths = serve_articles(healthy, HEALTHY)
-    outlets = [{"name": "healthy", "homepage": healthy.url("/"),
-                "feeds": [healthy.add("/feed/", fresh_feed(healthy, paths))]}]
+    outlets = [
+        {
+            "name": "healthy",
+            "homepage": healthy.url("/"),
+            "feeds": [healthy.add("/feed/", fresh_feed(healthy, paths))],
+        }
+    ]
     sites = {}
     for i, fault in enumerate(FAULTS):
         site = sites[fault.name] = FixtureSite(f"127.0.0.{41 + i}")
@@ -161,7 +175,8 @@ def test_broken_outlet_is_recorded_and_never_stops_the_others(run: Run, fault: F
     assert run.sql("SELECT status, error FROM crawls WHERE outlet = 'healthy'") == [("ok", None)]
 
     [(status, error, started, finished)] = run.sql(
-        "SELECT status, error, started_at, finished_at FROM crawls WHERE outlet = ?", fault.name)
+        "SELECT status, error, started_at, finished_at FROM crawls WHERE outlet = ?", fault.name
+    )
     assert status == "error"
     assert re.search(fault.reason, error), error
     assert started <= finished

@@ -4,16 +4,24 @@ A thin Scrapy shell: which URLs to follow is decided by pure functions (`crawler
 `crawler.urls`), what is already stored by the database's seen-set, and everything after the
 fetch by the item pipelines. Arguments: `-a outlets=a,b` restricts the pass, `-a since=2026-01-01`
 backfills feed and sitemap items older than the configured maximum age.
+
+Polling without waste: a *listing* (a feed, a urlset sitemap, a homepage whose links are scanned)
+is fetched conditionally with the validators it sent last time, and a 304 ends it there. A
+*pointer* (robots.txt, a sitemap index, a homepage that announces feeds) only names other
+sources; it is always read in full, because its 304 says nothing about the sources it names (a
+static sitemap index in front of a dynamic news sitemap is common), and it is small.
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -30,10 +38,14 @@ from crawler.discovery import (
     scan_article_links,
 )
 from crawler.items import ArticlePage
-from crawler.urls import canonical_url, is_own_domain
+from crawler.urls import canonical_url, is_own_domain, registered_domain
 from pipelines.store import Store, utcnow
 
 log = logging.getLogger(__name__)
+
+# An article answered with these is gone for good: retrying it on every poll would be waste, so
+# it does not keep its feed from being revalidated next time.
+PERMANENT_STATUSES = frozenset({404, 410})
 
 
 @dataclass
@@ -46,15 +58,23 @@ class OutletRun:
     new_articles: int = 0
     matched: int = 0
     alerted: int = 0
-    requests: int = 0
+    requests: int = 0  # HTTP requests sent (redirect hops and retries included)
     not_modified: int = 0
     sources_ok: int = 0
     errors: list[str] = field(default_factory=list)
     source_errors: int = 0
+    articles_ok: int = 0
+    article_errors: int = 0
+    skipped: int = 0  # article links not fetched by policy: robots.txt, another domain
 
     @property
     def status(self) -> str:
-        return "error" if self.source_errors and not self.sources_ok else "ok"
+        """error: every source failed, or every article this pass tried to fetch failed."""
+        if self.source_errors and not self.sources_ok:
+            return "error"
+        if self.article_errors and not self.articles_ok:
+            return "error"
+        return "ok"
 
 
 @dataclass
@@ -66,6 +86,7 @@ class SourceState:
     etag: str | None = None
     last_modified: str | None = None
     complete: bool = True
+    pointer: bool = False  # names other sources only: never revalidated (see module docstring)
 
 
 class OutletsSpider(scrapy.Spider):
@@ -77,10 +98,19 @@ class OutletsSpider(scrapy.Spider):
         names = [n.strip() for n in outlets.split(",") if n.strip()] if outlets else None
         self.targets: list[Outlet] = self.config.enabled_outlets(names)
         self.since = _parse_since(since, self.config.settings.max_age_days)
-        self.allowed_domains = sorted({d for o in self.targets for d in o.own_domains()})
+        # A backfill must read every source in full: a 304 would hide the old items it wants.
+        self.backfill = since is not None
+        # Registrable domains, as is_own_domain compares them: a feed on www.example.rs may link
+        # articles on example.rs or news.example.rs, which Scrapy's offsite filter must let pass.
+        self.allowed_domains = sorted(
+            {registered_domain(d) for o in self.targets for d in o.own_domains()}
+        )
         self.store = Store(self.config.database)
         self.runs: dict[str, OutletRun] = {o.name: OutletRun(o.name) for o in self.targets}
         self.sources: dict[str, SourceState] = {}
+        # What this pass asked for already: (outlet, URL) of sources, URLs of articles.
+        self.sources_requested: set[tuple[str, str]] = set()
+        self.articles_requested: set[str] = set()
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -102,25 +132,28 @@ class OutletsSpider(scrapy.Spider):
 
     def source_requests(self, outlet: Outlet) -> Iterator[scrapy.Request]:
         for url in outlet.feeds:
-            yield self.source_request(outlet, url, self.parse_feed)
+            yield from self.source_request(outlet, url, self.parse_feed)
         for url in outlet.sitemaps:
-            yield self.source_request(outlet, url, self.parse_sitemap)
+            yield from self.source_request(outlet, url, self.parse_sitemap)
         if not outlet.feeds and not outlet.sitemaps:
-            yield self.source_request(outlet, outlet.homepage, self.parse_homepage)
+            yield from self.source_request(outlet, outlet.homepage, self.parse_homepage)
 
     def source_request(
         self, outlet: Outlet, url: str, callback: Any, optional: bool = False
-    ) -> scrapy.Request:
-        """A feed, sitemap or homepage request, conditional on the validators stored for it."""
+    ) -> Iterator[scrapy.Request]:
+        """A feed, sitemap or homepage request, conditional on the validators stored for it;
+        nothing if this pass asked for it already (a sitemap index that lists itself)."""
+        if (outlet.name, url) in self.sources_requested:
+            return
+        self.sources_requested.add((outlet.name, url))
         headers = {}
-        saved = self.store.validators(url)
+        saved = None if self.backfill or optional else self.store.validators(url)
         if saved:
             if saved["etag"]:
                 headers["If-None-Match"] = saved["etag"]
             if saved["last_modified"]:
                 headers["If-Modified-Since"] = saved["last_modified"]
-        self.runs[outlet.name].requests += 1
-        return scrapy.Request(
+        yield scrapy.Request(
             url,
             callback=callback,
             errback=self.source_failed,
@@ -129,6 +162,7 @@ class OutletsSpider(scrapy.Spider):
             meta={
                 "outlet": outlet.name,
                 "source": url,
+                "optional": optional,
                 # an optional source (robots.txt) that is missing is not an outlet error
                 "handle_httpstatus_list": [304, 404, 410] if optional else [304],
             },
@@ -140,6 +174,7 @@ class OutletsSpider(scrapy.Spider):
     def _source_response(self, response: Response, outlet: Outlet) -> bool:
         """Book-keeping common to every source; False when there is nothing to parse."""
         run = self.runs[outlet.name]
+        run.requests += _sent(response.meta)
         if response.status == 304:
             run.not_modified += 1
             run.sources_ok += 1
@@ -155,9 +190,9 @@ class OutletsSpider(scrapy.Spider):
         if not self._source_response(response, outlet):
             return
         try:
-            links = parse_feed(response.body, response.url)
+            links = parse_feed(response.body, response.url, _charset(response))
         except DiscoveryError as e:
-            self._source_error(outlet, response.url, f"malformed feed: {e}")
+            self._source_error(outlet, response.meta["source"], f"malformed feed: {e}")
             return
         self.runs[outlet.name].sources_ok += 1
         yield from self.article_requests(outlet, links, response.meta["source"])
@@ -165,24 +200,30 @@ class OutletsSpider(scrapy.Spider):
     def parse_sitemap(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
         if not self._source_response(response, outlet):
             return
+        source = response.meta["source"]
         try:
             sitemap = parse_sitemap(response.body)
         except DiscoveryError as e:
-            self._source_error(outlet, response.url, f"malformed sitemap: {e}")
+            self._source_error(outlet, source, f"malformed sitemap: {e}")
             return
         self.runs[outlet.name].sources_ok += 1
         if sitemap.kind == "sitemapindex":
+            self.sources[source].pointer = True
             for child in self._recent(sitemap.links):
                 if is_own_domain(child.url, outlet.own_domains()):
-                    yield self.source_request(outlet, child.url, self.parse_sitemap)
+                    yield from self.source_request(outlet, child.url, self.parse_sitemap)
             return
-        yield from self.article_requests(outlet, sitemap.links, response.meta["source"])
+        yield from self.article_requests(outlet, sitemap.links, source)
 
     def parse_homepage(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
         if not self._source_response(response, outlet):
+            # Unchanged since its links were scanned (a homepage announcing feeds is a pointer
+            # and never gets a 304); its robots.txt may still name sitemaps with new articles.
+            yield from self.robots_request(outlet, response.url)
             return
+        source = response.meta["source"]
         if not isinstance(response, TextResponse):
-            self._source_error(outlet, response.url, "homepage is not HTML")
+            self._source_error(outlet, source, "homepage is not HTML")
             return
         self.runs[outlet.name].sources_ok += 1
         feeds = [
@@ -191,23 +232,28 @@ class OutletsSpider(scrapy.Spider):
             if is_own_domain(u, outlet.own_domains())
         ]
         if feeds:
+            self.sources[source].pointer = True
             for url in feeds[:3]:
-                yield self.source_request(outlet, url, self.parse_feed)
+                yield from self.source_request(outlet, url, self.parse_feed)
             return
         # No feed: the robots.txt may name sitemaps, and the homepage's own links are scanned.
-        robots = urljoin(response.url, "/robots.txt")
-        yield self.source_request(outlet, robots, self.parse_robots, optional=True)
+        yield from self.robots_request(outlet, response.url)
         links = scan_article_links(
             response.text, response.url, outlet.own_domains(), outlet.article_pattern
         )
-        yield from self.article_requests(outlet, links, response.meta["source"])
+        yield from self.article_requests(outlet, links, source)
+
+    def robots_request(self, outlet: Outlet, homepage: str) -> Iterator[scrapy.Request]:
+        robots = urljoin(homepage, "/robots.txt")
+        yield from self.source_request(outlet, robots, self.parse_robots, optional=True)
 
     def parse_robots(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
+        self.runs[outlet.name].requests += _sent(response.meta)
         if response.status != 200 or not isinstance(response, TextResponse):
             return  # no robots.txt is no error
         for url in robots_sitemaps(response.text, response.url):
             if is_own_domain(url, outlet.own_domains()):
-                yield self.source_request(outlet, url, self.parse_sitemap)
+                yield from self.source_request(outlet, url, self.parse_sitemap)
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -222,14 +268,15 @@ class OutletsSpider(scrapy.Spider):
         fresh: dict[str, Link] = {}
         for link in self._recent(links):
             url = canonical_url(link.url, outlet.homepage)
-            if is_own_domain(url, domains):
+            # An article listed by two sources of this pass (feed and sitemap) counts once.
+            if url not in self.articles_requested and is_own_domain(url, domains):
                 fresh.setdefault(url, link)
         run.discovered += len(fresh)
         seen = self.store.seen_urls(fresh)
         for url, link in fresh.items():
             if url in seen:
                 continue
-            run.requests += 1
+            self.articles_requested.add(url)
             yield scrapy.Request(
                 url,
                 callback=self.parse_article,
@@ -241,44 +288,63 @@ class OutletsSpider(scrapy.Spider):
     def parse_article(
         self, response: Response, outlet: Outlet, link: Link
     ) -> Iterator[ArticlePage]:
+        run = self.runs[outlet.name]
+        run.requests += _sent(response.meta)
         if not isinstance(response, TextResponse):
             self._article_error(response.meta, f"{response.url}: not an HTML page")
             return
+        run.articles_ok += 1
         requested = response.request.url if response.request else response.url
         yield ArticlePage(
             url=canonical_url(requested, outlet.homepage),
             outlet=outlet.name,
             html=response.body,
-            encoding=response.encoding,
+            encoding=page_encoding(response.body, response.encoding),
             response_url=response.url,
             fetched_at=utcnow(),
             feed_title=link.title,
             feed_published=link.published.isoformat() if link.published else None,
-            aliases=sorted(
-                {canonical_url(u, outlet.homepage) for u in (response.url, link.url)}
-            ),
+            aliases=sorted({canonical_url(u, outlet.homepage) for u in (response.url, link.url)}),
         )
 
     # -- errors -----------------------------------------------------------------------------
 
     def source_failed(self, failure: Failure) -> None:
         meta = failure.request.meta  # type: ignore[attr-defined]
-        self._source_error(self.config.outlet(meta["outlet"]), meta["source"], _why(failure))
+        outlet = self.config.outlet(meta["outlet"])
+        self.runs[outlet.name].requests += _sent(meta, failure)
+        if meta.get("optional"):
+            log.info(
+                "Outlet %s: %s: %s (optional, ignored)", outlet.name, meta["source"], _why(failure)
+            )
+            return
+        self._source_error(outlet, meta["source"], _why(failure))
 
     def _source_error(self, outlet: Outlet, url: str, why: str) -> None:
         run = self.runs[outlet.name]
         run.source_errors += 1
         run.errors.append(f"{url}: {why}")
+        # A source that could not be read keeps no validators: a 304 next time would hide it.
+        self.sources.pop(url, None)
         log.warning("Outlet %s: %s: %s", outlet.name, url, why)
 
     def article_failed(self, failure: Failure) -> None:
         meta = failure.request.meta  # type: ignore[attr-defined]
-        self._article_error(meta, f"{failure.request.url}: {_why(failure)}")  # type: ignore[attr-defined]
+        url = failure.request.url  # type: ignore[attr-defined]
+        run = self.runs[meta["outlet"]]
+        run.requests += _sent(meta, failure)
+        if _by_policy(failure):  # robots.txt or offsite: never fetched, not worth retrying
+            run.skipped += 1
+            log.info("Outlet %s: %s not fetched: %s", meta["outlet"], url, failure.value)
+            return
+        self._article_error(meta, f"{url}: {_why(failure)}", retry=not _permanent(failure))
 
-    def _article_error(self, meta: dict[str, Any], why: str) -> None:
-        self.runs[meta["outlet"]].errors.append(why)
+    def _article_error(self, meta: dict[str, Any], why: str, retry: bool = True) -> None:
+        run = self.runs[meta["outlet"]]
+        run.article_errors += 1
+        run.errors.append(why)
         state = self.sources.get(meta.get("source", ""))
-        if state:
+        if state and retry:
             state.complete = False
         log.warning("Outlet %s: %s", meta["outlet"], why)
 
@@ -288,9 +354,7 @@ class OutletsSpider(scrapy.Spider):
         finished = utcnow()
         with self.store.transaction():
             if reason == "finished":
-                for url, state in self.sources.items():
-                    if state.complete and (state.etag or state.last_modified):
-                        self.store.save_validators(url, state.etag, state.last_modified)
+                self._save_validators()
             for run in self.runs.values():
                 error = "; ".join(run.errors)[:2000] or None
                 if reason != "finished":
@@ -326,6 +390,15 @@ class OutletsSpider(scrapy.Spider):
                 len(run.errors),
             )
 
+    def _save_validators(self) -> None:
+        for url, state in self.sources.items():
+            if state.pointer:
+                # Forget any validators an older version saved, so it is read in full next time.
+                if self.store.validators(url):
+                    self.store.save_validators(url, None, None)
+            elif state.complete and (state.etag or state.last_modified):
+                self.store.save_validators(url, state.etag, state.last_modified)
+
 
 def summary_lines(runs: list[OutletRun]) -> list[str]:
     """The per-outlet table an operator reads at the end of a manual crawl."""
@@ -337,6 +410,25 @@ def summary_lines(runs: list[OutletRun]) -> list[str]:
             f" {r.matched:>7} {r.alerted:>6}" + (f"  errors: {len(r.errors)}" if r.errors else "")
         )
     return lines
+
+
+def page_encoding(body: bytes, declared: str | None) -> str | None:
+    """The encoding to decode an article page with.
+
+    Scrapy follows the BOM, then the HTTP header, then the page's meta tag. Outlets that moved
+    to UTF-8 often still declare windows-1250/1251 somewhere, and a legacy decoder accepts
+    almost any bytes, so the wrong declaration would store mojibake; text that is valid UTF-8
+    and not plain ASCII is practically never in a legacy encoding, so it wins.
+    """
+    if body.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"  # decoded without the BOM character
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return declared
+        return "utf-8"
+    return declared
 
 
 def _parse_since(since: str | None, max_age_days: float) -> datetime:
@@ -354,6 +446,55 @@ def _header(response: Response, name: bytes) -> str | None:
     return value.decode("latin-1") if value else None
 
 
+def _charset(response: Response) -> str | None:
+    """The charset of the Content-Type header, if any."""
+    content_type = _header(response, b"Content-Type") or ""
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip(" \"'"):
+            return value.strip(" \"'")
+    return None
+
+
+def _sent(meta: dict[str, Any], failure: Failure | None = None) -> int:
+    """How many HTTP requests a response or failure stands for: its redirect hops and retries,
+    or none for a request a middleware dropped before sending (robots.txt, offsite)."""
+    if failure is not None and _by_policy(failure):
+        return 0
+    return 1 + int(meta.get("redirect_times", 0)) + int(meta.get("retry_times", 0))
+
+
+def _by_policy(failure: Failure) -> bool:
+    from scrapy.exceptions import IgnoreRequest
+
+    text = str(failure.value)
+    return isinstance(failure.value, IgnoreRequest) and ("robots.txt" in text or "offsite" in text)
+
+
+def _permanent(failure: Failure) -> bool:
+    from scrapy.spidermiddlewares.httperror import HttpError
+
+    exc = failure.value
+    return isinstance(exc, HttpError) and exc.response.status in PERMANENT_STATUSES
+
+
+# Failures by exception class name (Scrapy 2.13+ and the Twisted ones older Scrapy raises), in
+# words an operator reads in `balkanwatch status`.
+_FAILURE_WORDS = {
+    "CannotResolveHostError": "DNS lookup failed for {host}",
+    "DNSLookupError": "DNS lookup failed for {host}",
+    "DownloadConnectionRefusedError": "connection refused",
+    "ConnectionRefusedError": "connection refused",
+    "DownloadTimeoutError": "timed out after {timeout:g} s",
+    "TimeoutError": "timed out after {timeout:g} s",
+    "TCPTimedOutError": "timed out after {timeout:g} s",
+    "ResponseDataLossError": "connection closed before the whole response arrived",
+    "ResponseNeverReceived": "connection closed before any response",
+    "ConnectionLost": "connection lost",
+}
+_MAXSIZE_RE = re.compile(r"larger than download max size \((\d+)\)")
+
+
 def _why(failure: Failure) -> str:
     """A short reason for a failed request (no traceback, no URL credentials)."""
     from scrapy.spidermiddlewares.httperror import HttpError
@@ -363,4 +504,13 @@ def _why(failure: Failure) -> str:
         return f"HTTP {exc.response.status}"
     name = type(exc).__name__
     text = str(exc).strip()
+    request = getattr(failure, "request", None)
+    if name in _FAILURE_WORDS:
+        host = urlsplit(request.url).hostname if request else "?"
+        timeout = float(request.meta.get("download_timeout", 0)) if request else 0.0
+        return _FAILURE_WORDS[name].format(host=host, timeout=timeout)
+    if size := _MAXSIZE_RE.search(text):
+        return f"larger than DOWNLOAD_MAXSIZE ({size.group(1)} bytes)"
+    if "max redirections reached" in text:
+        return "too many redirects (a redirect loop?)"
     return f"{name}: {text[:200]}" if text else name
