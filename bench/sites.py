@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 SENTENCES = [
     json.loads(line)["text"]
-    for line in (ROOT / "tests" / "data" / "topics_corpus.jsonl").open(encoding="utf-8")
+    for line in (ROOT / "tests" / "data" / "topics_corpus.jsonl").read_text("utf-8").splitlines()
 ] + [
     line.strip()
     for seed in sorted((ROOT / "tests" / "fixtures" / "seeds").glob("*.txt"))

@@ -56,6 +56,7 @@ LEASE_MARGIN = 60.0  # added to the lease beyond the send time of every URL of t
 
 Sender = Callable[[str, Message], Awaitable[str | None]]
 
+
 def backoff(attempts: int) -> float:
     """Delay before the next try after `attempts` failed ones: 1 min doubling to 1 h.
 

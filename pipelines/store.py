@@ -304,8 +304,7 @@ class Store:
         me = self.lease_owner
         with self.transaction():
             row = self.one(
-                "SELECT status, lease_until, lease_owner, next_attempt_at FROM alerts "
-                "WHERE id = ?",
+                "SELECT status, lease_until, lease_owner, next_attempt_at FROM alerts WHERE id = ?",
                 (alert_id,),
             )
             if row is None or row["status"] != "pending":

@@ -34,7 +34,10 @@ def corpus_config(tmp_path: Path) -> Path:
 
 def test_match_jsonl_on_the_labelled_corpus(tmp_path: Path) -> None:
     """Issue 4's gate, through the command users run: precision and recall >= 0.98."""
-    records = [json.loads(line) for line in (DATA / "topics_corpus.jsonl").open(encoding="utf-8")]
+    records = [
+        json.loads(line)
+        for line in (DATA / "topics_corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     stdin = "".join(json.dumps({"id": r["id"], "text": r["text"]}) + "\n" for r in records)
     done = run(["match", "--jsonl"], stdin, corpus_config(tmp_path))
     assert done.returncode == 0, done.stderr.decode()

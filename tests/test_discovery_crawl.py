@@ -500,7 +500,7 @@ class Encoded:
         if self.declared_by == "header":
             return f"text/html; charset={self.encoding}"
         if self.declared_by == "wrong-header":
-            return "text/html; charset=windows-1251"  # a stale server setting; body is UTF-8
+            return "text/html; charset=windows-1250"  # a stale server setting; body is UTF-8
         return "text/html"
 
 
@@ -513,7 +513,7 @@ ENCODED_PAGES = [
     Encoded("hr-cp1250-header", "hr", "windows-1250", "header"),
     Encoded("sq-cp1250-meta", "sq", "windows-1250", "meta"),
     Encoded("sq-utf8-bom", "sq", "utf-8", "bom"),
-    Encoded("sr-utf8-wrong-header", "sr", "utf-8", "wrong-header"),
+    Encoded("sq-utf8-wrong-header", "sq", "utf-8", "wrong-header"),
 ]
 
 # Feeds in each encoding and way of declaring it; each lists a page without a title, so the

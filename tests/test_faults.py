@@ -153,7 +153,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         {
             "name": "healthy",
             "homepage": healthy.url("/"),
-            "feeds": [healthy.add("/feed/", fresh_feed(healthy, paths))],
+            "feeds": [healthy.add("/feed/", fresh_feed(healthy, paths), etag='"ok-1"')],
         }
     ]
     sites = {}
@@ -161,7 +161,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         site = sites[fault.name] = FixtureSite(f"127.0.0.{41 + i}")
         outlets.append({"name": fault.name, "homepage": site.url("/"), **fault.build(site)})
     cfg = write_config(tmp_path_factory.mktemp("cfg"), outlets)
-    done = crawl(cfg, "-s", f"DOWNLOAD_TIMEOUT={TIMEOUT_S}", "-s", f"DOWNLOAD_MAXSIZE={MAXSIZE}")
+    limits = [f"DOWNLOAD_TIMEOUT={TIMEOUT_S}", f"DOWNLOAD_MAXSIZE={MAXSIZE}", "DNS_TIMEOUT=5"]
+    done = crawl(cfg, *[arg for limit in limits for arg in ("-s", limit)])
     assert done.returncode == 0, done.stderr[-3000:]
     yield Run(cfg, done, healthy, sites)
     for s in [healthy, *sites.values()]:
@@ -187,8 +188,11 @@ def test_broken_outlet_is_recorded_and_never_stops_the_others(run: Run, fault: F
 @pytest.mark.parametrize("name", ["malformed", "articles500"])
 def test_a_broken_source_keeps_no_validators(run: Run, name: str) -> None:
     """Its server sent an ETag, but a 304 next time would hide that it is broken (or, for a
-    feed whose articles failed, keep them from being retried)."""
+    feed whose articles failed, keep them from being retried). The healthy feed's are kept."""
     assert run.sql("SELECT url FROM validators WHERE url LIKE ?", f"{run.sites[name].base}%") == []
+    assert run.sql("SELECT etag FROM validators WHERE url = ?", run.healthy.url("/feed/")) == [
+        ('"ok-1"',)
+    ]
 
 
 def test_errors_are_short_and_name_no_traceback(run: Run) -> None:

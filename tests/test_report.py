@@ -87,6 +87,10 @@ def ago(**kw: float) -> str:
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A configuration directory and, elsewhere, its database; returns the CLI environment."""
+    # Times are relative to when the archive is built, not to when the module was collected:
+    # in a full run the tests start minutes after collection.
+    global NOW
+    NOW = datetime.now(UTC)
     base = tmp_path_factory.mktemp("report")
     cfg_dir = write_config(
         base / "config",

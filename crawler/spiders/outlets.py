@@ -392,11 +392,7 @@ class OutletsSpider(scrapy.Spider):
 
     def _save_validators(self) -> None:
         for url, state in self.sources.items():
-            if state.pointer:
-                # Forget any validators an older version saved, so it is read in full next time.
-                if self.store.validators(url):
-                    self.store.save_validators(url, None, None)
-            elif state.complete and (state.etag or state.last_modified):
+            if not state.pointer and state.complete and (state.etag or state.last_modified):
                 self.store.save_validators(url, state.etag, state.last_modified)
 
 
