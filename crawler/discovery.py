@@ -14,7 +14,7 @@ import io
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import unescape
 from time import struct_time
@@ -60,6 +60,9 @@ class Link:
     url: str
     title: str | None = None
     published: datetime | None = None  # tz-aware UTC
+    # The last modification the listing reports (lastmod, <updated>); not part of a link's
+    # identity, so listings compare equal whatever they say about edits.
+    updated: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,16 @@ def parse_feed(body: bytes, base_url: str, charset: str | None = None) -> list[L
             continue
         seen.add(url)
         published = _from_struct_time(entry.get("published_parsed") or entry.get("updated_parsed"))
-        links.append(Link(url=url, title=_clean_title(entry.get("title")), published=published))
+        # dict.get: FeedParserDict.get maps a missing updated to published, with a warning
+        updated = _from_struct_time(dict.get(entry, "updated_parsed")) or published
+        links.append(
+            Link(
+                url=url,
+                title=_clean_title(entry.get("title")),
+                published=published,
+                updated=updated,
+            )
+        )
     # Judged on the links, not the entries: a feed cut off inside its first <item> still
     # gives feedparser one (empty) entry.
     if not links and (parsed.get("bozo") or not parsed.get("version")):
@@ -235,12 +247,12 @@ def _sitemap_link(item: etree._Element) -> Link | None:
     loc = _child_text(item, "loc")
     if not loc or urlsplit(loc).scheme not in ("http", "https"):
         return None
-    published = _parse_w3c_datetime(_child_text(item, "lastmod"))
+    published = lastmod = _parse_w3c_datetime(_child_text(item, "lastmod"))
     title = None
     for news in _children(item, "news"):
         title = _clean_title(_child_text(news, "title"))
         published = _parse_w3c_datetime(_child_text(news, "publication_date")) or published
-    return Link(url=loc, title=title, published=published)
+    return Link(url=loc, title=title, published=published, updated=lastmod or published)
 
 
 def _parse_w3c_datetime(text: str | None) -> datetime | None:

@@ -162,21 +162,22 @@ class Store:
         )
         return row["id"] if row else None
 
-    def seen_urls(self, urls: Iterable[str]) -> set[str]:
-        """Which of these URLs are stored (as canonical URL or alias); one query per batch."""
+    def seen_urls(self, urls: Iterable[str]) -> dict[str, str]:
+        """Which of these URLs are stored (as canonical URL or alias), each with the time its
+        article was last fetched; one query per batch of 500."""
         urls = list(dict.fromkeys(urls))
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for i in range(0, len(urls), 500):
             chunk = urls[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            seen.update(
-                r["url"]
-                for r in self.db.query(
-                    f"SELECT url FROM articles WHERE url IN ({marks}) UNION "
-                    f"SELECT url FROM aliases WHERE url IN ({marks})",
-                    chunk + chunk,
-                )
-            )
+            for r in self.db.query(
+                f"SELECT url, coalesce(updated_at, fetched_at) AS at FROM articles "
+                f"WHERE url IN ({marks}) UNION ALL "
+                f"SELECT s.url, coalesce(a.updated_at, a.fetched_at) FROM aliases s "
+                f"JOIN articles a ON a.id = s.article_id WHERE s.url IN ({marks})",
+                chunk + chunk,
+            ):
+                seen[r["url"]] = r["at"]
         return seen
 
     def add_aliases(self, article_id: int, urls: Iterable[str]) -> None:

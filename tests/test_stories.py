@@ -201,3 +201,47 @@ def test_updated_article_updates_its_row_and_alerts_only_for_a_new_topic(tmp_pat
     assert (eulex.status, eulex.alerts_queued) == ("updated", 1)  # newly matches eu-mediation
     topics = [r["topic"] for r in ing.store.rows("SELECT topic FROM alerts ORDER BY id")]
     assert topics == ["kosovo-security", "eu-mediation"]
+
+
+def sitemap(entries: list[tuple[str, str]]) -> str:
+    urls = "".join(f"<url><loc>{loc}</loc><lastmod>{mod}</lastmod></url>" for loc, mod in entries)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    )
+
+
+def test_an_article_the_sitemap_reports_changed_is_fetched_again(
+    tmp_path: Path, sites: list[FixtureSite]
+) -> None:
+    from datetime import UTC, datetime
+
+    site = sites[0]
+    title, paras = split(load_groups()[GROUP]["original"])
+    url = site.add("/2026/11/30/story", article_page(title, paras))
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    site.add("/sitemap.xml", sitemap([(url, now)]), content_type="application/xml")
+    cfg = write_config(
+        tmp_path / "cfg",
+        [{"name": "a", "homepage": site.url("/"), "sitemaps": [site.url("/sitemap.xml")]}],
+        topics=[
+            {"name": "kosovo-security", "keywords": ["Kosovo", "KFOR"]},
+            {"name": "eu-mediation", "keywords": ["EULEX"]},
+        ],
+        subscribers=[{"name": "desk", "urls": ["json://127.0.0.1:9/"]}],  # never delivered
+    )
+    assert crawl(cfg).returncode == 0
+    assert crawl(cfg).returncode == 0  # unchanged: not fetched again
+    assert len(site.requests("/2026/")) == 1
+    # An hour later the outlet edits the story and its sitemap says so.
+    with sqlite3.connect(cfg / "bw.db") as conn:
+        conn.execute("UPDATE articles SET fetched_at = datetime('now', '-1 hour')")
+    site.add(url.removeprefix(site.base), article_page(title, [*paras, "EULEX will review it."]))
+    site.add("/sitemap.xml", sitemap([(url, now)]), content_type="application/xml")
+    assert crawl(cfg).returncode == 0
+    assert len(site.requests("/2026/")) == 2
+    with sqlite3.connect(cfg / "bw.db") as conn:
+        rows = conn.execute("SELECT text, updated_at FROM articles").fetchall()
+        topics = [t for (t,) in conn.execute("SELECT topic FROM alerts ORDER BY id")]
+    assert len(rows) == 1 and "EULEX will review it." in rows[0][0] and rows[0][1]
+    assert topics == ["kosovo-security", "eu-mediation"]

@@ -274,7 +274,7 @@ class OutletsSpider(scrapy.Spider):
         run.discovered += len(fresh)
         seen = self.store.seen_urls(fresh)
         for url, link in fresh.items():
-            if url in seen:
+            if url in seen and not _updated_since(link, seen[url]):
                 continue
             self.articles_requested.add(url)
             yield scrapy.Request(
@@ -425,6 +425,17 @@ def page_encoding(body: bytes, declared: str | None) -> str | None:
             return declared
         return "utf-8"
     return declared
+
+
+def _updated_since(link: Link, fetched_at: str) -> bool:
+    """The listing says a stored article changed after we fetched it: fetch it again (the
+    ingest stage updates the row and alerts only for topics it newly matches)."""
+    if link.updated is None:
+        return False
+    fetched = datetime.fromisoformat(fetched_at)
+    if fetched.tzinfo is None:
+        fetched = fetched.replace(tzinfo=UTC)
+    return link.updated > fetched + timedelta(minutes=1)
 
 
 def _parse_since(since: str | None, max_age_days: float) -> datetime:
