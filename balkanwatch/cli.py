@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -83,19 +83,26 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _jsonl(key: str, shape: str) -> Iterator[dict[str, Any]]:
+    """The records of a JSON-lines stdin, each with `key`; a bad line is a clear error."""
+    for n, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            rec[key]  # noqa: B018 - presence check
+        except (json.JSONDecodeError, KeyError, TypeError, IndexError):
+            raise ConfigError(f"stdin line {n}: expected {shape}") from None
+        yield rec
+
+
 def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
     from pipelines.extract import extract_article
 
     if args.jsonl:
-        for n, line in enumerate(sys.stdin, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                url, html = rec.get("url"), rec["html"]
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                raise ConfigError(f'stdin line {n}: expected {{"url": ..., "html": ...}}') from None
-            ex = extract_article(html, url)
+        for rec in _jsonl("html", '{"url": ..., "html": ...}'):
+            url = rec.get("url")
+            ex = extract_article(rec["html"], url)
             row = {
                 "url": url,
                 "title": ex.title if ex else None,
@@ -126,14 +133,8 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
         ]
 
     if args.jsonl:
-        for n, line in enumerate(sys.stdin, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                text = rec["text"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise ConfigError(f'stdin line {n}: expected {{"id": ..., "text": ...}}') from None
+        for rec in _jsonl("text", '{"id": ..., "text": ...}'):
+            text = rec["text"]
             topics = [{"name": t["name"], "terms": t["terms"]} for t in found(text)]
             print(json.dumps({"id": rec.get("id"), "topics": topics}, ensure_ascii=False), file=out)
         return 0

@@ -12,12 +12,19 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipelines.digest import parse_schedule
 
@@ -46,6 +53,15 @@ def parse_interval(value: str | int | float) -> float:
     if seconds <= 0:
         raise ValueError(f"bad interval {value!r}: must be positive")
     return seconds
+
+
+def _check_slug(name: str) -> str:
+    if not _SLUG.match(name):
+        raise ValueError(f"bad name {name!r}: a slug of lowercase letters, digits, - and _")
+    return name
+
+
+Slug = Annotated[str, AfterValidator(_check_slug)]
 
 
 def _check_http_url(url: str) -> str:
@@ -107,7 +123,7 @@ class Settings(_Strict):
 
 
 class Outlet(_Strict):
-    name: str
+    name: Slug
     title: str = ""
     homepage: str
     country: str = ""
@@ -135,13 +151,6 @@ class Outlet(_Strict):
     def _concurrency(cls, v: int | None) -> int | None:
         if v is not None and not 1 <= v <= 64:
             raise ValueError(f"bad concurrency {v!r}: between 1 and 64")
-        return v
-
-    @field_validator("name")
-    @classmethod
-    def _slug(cls, v: str) -> str:
-        if not _SLUG.match(v):
-            raise ValueError(f"bad name {v!r}: a slug of lowercase letters, digits, - and _")
         return v
 
     @field_validator("homepage")
@@ -182,18 +191,11 @@ class Outlet(_Strict):
 
 
 class Topic(_Strict):
-    name: str
+    name: Slug
     title: str = ""
     keywords: list[str]
     require: list[str] = []
     exclude: list[str] = []
-
-    @field_validator("name")
-    @classmethod
-    def _slug(cls, v: str) -> str:
-        if not _SLUG.match(v):
-            raise ValueError(f"bad name {v!r}: a slug of lowercase letters, digits, - and _")
-        return v
 
     @field_validator("keywords")
     @classmethod

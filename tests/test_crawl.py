@@ -4,7 +4,7 @@ server. The crawler, extraction, storage, matching and delivery all run for real
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -47,17 +47,8 @@ STORIES = {
 
 
 @pytest.fixture
-def site() -> Iterator[FixtureSite]:
-    s = FixtureSite("127.0.0.2")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SMTPSink]:
-    s = SMTPSink()
-    yield s
-    s.stop()
+def site(make_site: Callable[[str], FixtureSite]) -> FixtureSite:
+    return make_site("127.0.0.2")
 
 
 def publish(site: FixtureSite, stories: dict[str, tuple[str, list[str]]]) -> str:

@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,17 +22,8 @@ KOSOVO = [
 
 
 @pytest.fixture
-def site() -> Iterator[FixtureSite]:
-    s = FixtureSite("127.0.0.4")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SMTPSink]:
-    s = SMTPSink()
-    yield s
-    s.stop()
+def site(make_site: Callable[[str], FixtureSite]) -> FixtureSite:
+    return make_site("127.0.0.4")
 
 
 def daemon(cfg: Path, *args: str) -> subprocess.Popen[str]:

@@ -9,7 +9,7 @@ pairs that must stay separate (a formulaic headline on two days, a shared backgr
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,14 +46,13 @@ def split(text: str) -> tuple[str, list[str]]:
 
 
 @pytest.fixture
-def sites() -> Iterator[list[FixtureSite]]:
-    s = [FixtureSite(f"127.0.0.{6 + i}") for i in range(3)]
-    yield s
-    for site in s:
-        site.close()
+def sites(make_site: Callable[[str], FixtureSite]) -> list[FixtureSite]:
+    return [make_site(f"127.0.0.{6 + i}") for i in range(3)]
 
 
-def test_copies_make_one_story_and_one_alert(tmp_path: Path, sites: list[FixtureSite]) -> None:
+def test_copies_make_one_story_and_one_alert(
+    tmp_path: Path, sites: list[FixtureSite], smtp: SMTPSink
+) -> None:
     group = load_groups()[GROUP]
     items: list[list[dict[str, str]]] = [[], [], []]
     for n, (i, variant) in enumerate(COPIES):
@@ -82,78 +81,68 @@ def test_copies_make_one_story_and_one_alert(tmp_path: Path, sites: list[Fixture
                 "feeds": [feed],
             }
         )
-    smtp = SMTPSink()
-    try:
-        cfg = write_config(
-            tmp_path / "cfg", outlets, subscribers=[{"name": "desk", "urls": [smtp.url()]}]
-        )
-        done = crawl(cfg)
-        assert done.returncode == 0, done.stderr[-3000:]
-        with sqlite3.connect(cfg / "bw.db") as conn:
-            articles = conn.execute("SELECT url, story_id FROM articles").fetchall()
-            alerts = conn.execute("SELECT story_id, status FROM alerts").fetchall()
-        stories = {url: story for url, story in articles}
-        assert len(articles) == len(COPIES) + 2 * len(
-            SEPARATE
-        )  # the tracking variant is no article
-        copy_stories = {
-            stories[sites[i].url(f"/2026/11/30/copy-{n}")] for n, (i, _) in enumerate(COPIES)
-        }
-        assert len(copy_stories) == 1
-        separate_stories = {stories[u] for u in separate_urls}
-        assert len(separate_stories) == len(separate_urls)
-        assert not separate_stories & copy_stories
-        # One alert per story, each sent once; the copies' alert names the other outlets.
-        assert len(alerts) == 1 + len(separate_urls)
-        assert {s for s, _ in alerts} == copy_stories | separate_stories
-        assert len(smtp.messages) == len(alerts)
-        titles = {split(group[variant])[0] for _, variant in COPIES}
-        copy_mail = next(m for m in smtp.messages if any(t in m["subject"] for t in titles))
-        body = copy_mail.get_body(("plain",)).get_content()
-        assert "Also reported by" in body and "Outlet 1" in body and "Outlet 2" in body
-    finally:
-        smtp.stop()
+    cfg = write_config(
+        tmp_path / "cfg", outlets, subscribers=[{"name": "desk", "urls": [smtp.url()]}]
+    )
+    done = crawl(cfg)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with sqlite3.connect(cfg / "bw.db") as conn:
+        articles = conn.execute("SELECT url, story_id FROM articles").fetchall()
+        alerts = conn.execute("SELECT story_id, status FROM alerts").fetchall()
+    stories = {url: story for url, story in articles}
+    assert len(articles) == len(COPIES) + 2 * len(SEPARATE)  # the tracking variant is no article
+    copy_stories = {
+        stories[sites[i].url(f"/2026/11/30/copy-{n}")] for n, (i, _) in enumerate(COPIES)
+    }
+    assert len(copy_stories) == 1
+    separate_stories = {stories[u] for u in separate_urls}
+    assert len(separate_stories) == len(separate_urls)
+    assert not separate_stories & copy_stories
+    # One alert per story, each sent once; the copies' alert names the other outlets.
+    assert len(alerts) == 1 + len(separate_urls)
+    assert {s for s, _ in alerts} == copy_stories | separate_stories
+    assert len(smtp.messages) == len(alerts)
+    titles = {split(group[variant])[0] for _, variant in COPIES}
+    copy_mail = next(m for m in smtp.messages if any(t in m["subject"] for t in titles))
+    body = copy_mail.get_body(("plain",)).get_content()
+    assert "Also reported by" in body and "Outlet 1" in body and "Outlet 2" in body
 
 
 def test_second_crawl_of_a_copy_elsewhere_sends_nothing(
-    tmp_path: Path, sites: list[FixtureSite]
+    tmp_path: Path, sites: list[FixtureSite], smtp: SMTPSink
 ) -> None:
     group = load_groups()[GROUP]
-    smtp = SMTPSink()
-    try:
-        title, paras = split(group["original"])
-        sites[0].add("/2026/11/30/first", article_page(title, paras))
-        feed0 = sites[0].add(
-            "/feed/",
-            rss([{"title": title, "link": sites[0].url("/2026/11/30/first")}]),
-            content_type="application/rss+xml",
-        )
-        feed1 = sites[1].add("/feed/", rss([]), content_type="application/rss+xml")
-        cfg = write_config(
-            tmp_path / "cfg",
-            [
-                {"name": "a", "homepage": sites[0].url("/"), "feeds": [feed0]},
-                {"name": "b", "homepage": sites[1].url("/"), "feeds": [feed1]},
-            ],
-            subscribers=[{"name": "desk", "urls": [smtp.url()]}],
-        )
-        assert crawl(cfg).returncode == 0
-        assert len(smtp.messages) == 1
-        # A day later outlet b carries the wire copy: stored, same story, no second alert.
-        title, paras = split(group["wire_c"])
-        sites[1].add("/2026/12/01/copy", article_page(title, paras))
-        sites[1].add(
-            "/feed/",
-            rss([{"title": title, "link": sites[1].url("/2026/12/01/copy")}]),
-            content_type="application/rss+xml",
-        )
-        assert crawl(cfg).returncode == 0
-        with sqlite3.connect(cfg / "bw.db") as conn:
-            stories = conn.execute("SELECT outlet, story_id FROM articles ORDER BY id").fetchall()
-        assert [o for o, _ in stories] == ["a", "b"] and stories[0][1] == stories[1][1]
-        assert len(smtp.messages) == 1
-    finally:
-        smtp.stop()
+    title, paras = split(group["original"])
+    sites[0].add("/2026/11/30/first", article_page(title, paras))
+    feed0 = sites[0].add(
+        "/feed/",
+        rss([{"title": title, "link": sites[0].url("/2026/11/30/first")}]),
+        content_type="application/rss+xml",
+    )
+    feed1 = sites[1].add("/feed/", rss([]), content_type="application/rss+xml")
+    cfg = write_config(
+        tmp_path / "cfg",
+        [
+            {"name": "a", "homepage": sites[0].url("/"), "feeds": [feed0]},
+            {"name": "b", "homepage": sites[1].url("/"), "feeds": [feed1]},
+        ],
+        subscribers=[{"name": "desk", "urls": [smtp.url()]}],
+    )
+    assert crawl(cfg).returncode == 0
+    assert len(smtp.messages) == 1
+    # A day later outlet b carries the wire copy: stored, same story, no second alert.
+    title, paras = split(group["wire_c"])
+    sites[1].add("/2026/12/01/copy", article_page(title, paras))
+    sites[1].add(
+        "/feed/",
+        rss([{"title": title, "link": sites[1].url("/2026/12/01/copy")}]),
+        content_type="application/rss+xml",
+    )
+    assert crawl(cfg).returncode == 0
+    with sqlite3.connect(cfg / "bw.db") as conn:
+        stories = conn.execute("SELECT outlet, story_id FROM articles ORDER BY id").fetchall()
+    assert [o for o, _ in stories] == ["a", "b"] and stories[0][1] == stories[1][1]
+    assert len(smtp.messages) == 1
 
 
 def ingester(tmp_path: Path) -> Ingester:
