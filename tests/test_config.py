@@ -216,3 +216,29 @@ def test_check_config_exit_code_on_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "outlets.yaml" in done.stderr and "fixture" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_scrapy_crawl_stops_on_bad_config_with_one_clear_line(tmp_path: Path) -> None:
+    from tests.support import crawl
+
+    done = crawl(make(tmp_path, outlets=[{**OUTLET, "interval": "soon"}]))
+    assert done.returncode == 1
+    assert "balkanwatch: " in done.stderr and "outlets.yaml: outlets[0] (fixture)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_daemon_stops_on_bad_config(tmp_path: Path) -> None:
+    import os
+
+    cfg_dir = make(tmp_path, subscribers=[{"name": "d", "urls": ["mailtos://u:${NOPE}@h?to=a@b"]}])
+    done = subprocess.run(
+        [sys.executable, "scheduler.py", "--once"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BALKANWATCH_CONFIG": str(cfg_dir)},
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "subscribers.yaml" in done.stderr and "NOPE" in done.stderr
+    assert "Traceback" not in done.stderr

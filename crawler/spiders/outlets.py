@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ from crawler.discovery import (
 )
 from crawler.items import ArticlePage
 from crawler.urls import canonical_url, is_own_domain, registered_domain
+from pipelines.render import mask_secrets
 from pipelines.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -118,8 +120,10 @@ class OutletsSpider(scrapy.Spider):
         super().update_settings(settings)
         try:
             cfg = load_config()
-        except ConfigError:
-            return  # reported by __init__, where Scrapy shows it as the spider's error
+        except ConfigError as e:
+            # Before the crawl starts: one clear line and exit 1, not a Scrapy traceback.
+            sys.stderr.write(f"balkanwatch: {mask_secrets(str(e))}\n")
+            raise SystemExit(1) from None
         settings.set("USER_AGENT", cfg.settings.user_agent, priority="project")
         settings.set("LOG_LEVEL", cfg.settings.log_level, priority="project")
 
