@@ -35,7 +35,8 @@ log = logging.getLogger("balkanwatch.daemon")
 ROOT = Path(__file__).resolve().parent.parent
 DELIVERY_EVERY = 30.0  # seconds between outbox passes
 STOP_GRACE = 10.0  # seconds a running crawl gets to finish after SIGTERM
-BATCH_WINDOW = 2.0  # outlets falling due within this many seconds share one child crawl
+BATCH_WINDOW = 5.0  # outlets falling due within this many seconds share one child crawl
+JITTER_MAX = 5.0  # seconds of random delay per run: small enough to keep batches together
 MAX_BATCH = 50
 
 
@@ -59,6 +60,16 @@ class Batcher:
         if self.flusher is None:
             self.flusher = asyncio.create_task(self._flush_soon())
         return await future
+
+    def cancel_pending(self) -> None:
+        """At shutdown: outlets waiting for a batch get no crawl."""
+        if self.flusher:
+            self.flusher.cancel()
+            self.flusher = None
+        for _, future in self.pending:
+            if not future.done():
+                future.set_result(None)
+        self.pending = []
 
     async def _flush_soon(self) -> None:
         await asyncio.sleep(BATCH_WINDOW)
@@ -148,7 +159,7 @@ class Supervisor:
         lines = err.decode("utf-8", "replace").splitlines()
         if code == 0:
             # The child's own per-outlet summary lines (see OutletsSpider.closed) carry the figures.
-            figures = [ln.split("] ", 1)[-1] for ln in lines if "crawl-result " in ln]
+            figures = [ln[ln.index("crawl-result ") :] for ln in lines if "crawl-result " in ln]
             for line in figures or [f"crawl-result {label}"]:
                 log.info("%s (%.1fs)", line, seconds)
         else:
@@ -226,14 +237,16 @@ class Supervisor:
         outlets = self.config.enabled_outlets()
         for i, outlet in enumerate(outlets):
             interval = self.config.interval_of(outlet)
-            # Staggered first runs: after a restart the outlets do not all start at once.
-            delay = min(interval, 60.0) * i / max(1, len(outlets))
+            # After a restart the outlets start in waves of MAX_BATCH, one child crawl each; inside
+            # a child the spider staggers its outlets (OUTLET_STAGGER), so the sites and this
+            # machine see a ramp, not a spike, at the cost of one Scrapy start-up per wave.
+            delay = (i // MAX_BATCH) * min(interval, 30.0)
             scheduler.add_job(
                 self.batcher.crawl,
-                IntervalTrigger(seconds=interval, jitter=min(30.0, interval * 0.1)),
+                IntervalTrigger(seconds=interval, jitter=min(JITTER_MAX, interval * 0.1)),
                 args=[outlet],
                 id=f"crawl:{outlet.name}",
-                next_run_time=_in(delay + random.uniform(0, 1)),
+                next_run_time=_in(delay + random.uniform(1, 2)),
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=int(interval),  # a late run still runs (default 1 s drops it)
@@ -255,8 +268,11 @@ class Supervisor:
         log.info("balkanwatch daemon started: %d outlets", len(self.config.enabled_outlets()))
         await self.stopping.wait()
         log.info("Stopping: no new crawls; %d running get %.0fs", len(self.children), STOP_GRACE)
-        scheduler.shutdown(wait=False)
+        scheduler.pause()  # no new runs; the running jobs end as their crawls end
+        self.batcher.cancel_pending()
         await asyncio.gather(*(self._stop_child(p) for p in list(self.children)))
+        await asyncio.gather(*self.batcher.tasks, return_exceptions=True)
+        scheduler.shutdown(wait=False)
         self.store.close()
         log.info("Stopped")
         return 0

@@ -21,6 +21,9 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
+# Seconds between the start of one outlet and the next within a crawl.
+OUTLET_STAGGER = 0.2
+
 # Outlets may set their own crawl_delay / concurrency in outlets.yaml (crawler/politeness.py).
 ADDONS = {"crawler.politeness.OutletPoliteness": 0}
 DOWNLOADER_MIDDLEWARES = {"crawler.politeness.FixedDelayMiddleware": 50}

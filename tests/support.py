@@ -178,6 +178,8 @@ FAST = [
     "DOWNLOAD_TIMEOUT=5",
     "-s",
     "EXTRACT_WORKERS=2",
+    "-s",
+    "OUTLET_STAGGER=0",
 ]
 
 

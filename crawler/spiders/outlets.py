@@ -14,6 +14,7 @@ static sitemap index in front of a dynamic news sitemap is common), and it is sm
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import logging
 import re
@@ -130,7 +131,11 @@ class OutletsSpider(scrapy.Spider):
     # -- start ------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for outlet in self.targets:
+        # Outlets start one after another (OUTLET_STAGGER seconds apart), not all at once.
+        stagger = self.settings.getfloat("OUTLET_STAGGER")
+        for i, outlet in enumerate(self.targets):
+            if i and stagger:
+                await asyncio.sleep(stagger)
             for req in self.source_requests(outlet):
                 yield req
 
