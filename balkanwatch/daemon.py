@@ -168,7 +168,7 @@ class Supervisor:
                 label,
                 code,
                 seconds,
-                " | ".join(ln.strip() for ln in lines[-3:]),
+                mask_secrets(" | ".join(ln.strip() for ln in lines[-3:])),
             )
 
     def _record_crash(

@@ -25,7 +25,7 @@ from balkanwatch.config import Outlet
 from crawler.items import ArticlePage
 from crawler.urls import canonical_url, is_own_domain
 from pipelines.alerts import Deliverer
-from pipelines.ingest import Document, Ingester
+from pipelines.ingest import Document, Ingester, IngestResult
 
 # Heavy stages (trafilatura, the MinHash index) are loaded on the first article, not at start: a
 # poll that finds nothing new (the common case, every few minutes) then costs little CPU.
@@ -121,14 +121,26 @@ class ExtractPipeline:
         return to_document(item, Extracted(**data), outlet)
 
 
+BATCH_SIZE = 32  # articles per write transaction
+BATCH_DELAY = 0.05  # seconds an article waits for others to share its transaction
+
+
 class IngestPipeline:
-    """Document -> stored article with its story, matches and queued alerts; delivers at the end."""
+    """Document -> stored article with its story, matches and queued alerts; delivers at the end.
+
+    Articles arriving together are written in one transaction (each in a savepoint of its own, so
+    a bad one leaves the others): fewer commits, and an article is reported stored only once its
+    transaction has committed. A crash loses at most the batch in flight, which is fetched again
+    on the next poll since nothing of it reached the seen-set.
+    """
 
     def open_spider(self, spider: Spider) -> None:
         self.spider = spider
         self.store = spider.store  # type: ignore[attr-defined]
         self.deliverer = Deliverer(self.store, spider.config)  # type: ignore[attr-defined]
         self._ingester: Ingester | None = None
+        self.batch: list[tuple[Document, asyncio.Future[IngestResult]]] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def ingester(self) -> Ingester:
@@ -141,10 +153,45 @@ class IngestPipeline:
             self._ingester = Ingester(self.store, config, TopicMatcher(config.topics), index)
         return self._ingester
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Document):
             return item
-        result = self.ingester.ingest(item)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IngestResult] = loop.create_future()
+        self.batch.append((item, future))
+        if len(self.batch) >= BATCH_SIZE:
+            self.flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(BATCH_DELAY, self.flush)
+        result = await future
+        self._record(item, result)
+        return {"url": item.url, "status": result.status, "topics": result.topics}
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        outcomes: list[IngestResult | BaseException] = []
+        try:
+            with self.store.transaction():
+                for doc, _ in batch:
+                    try:
+                        with self.store.db.atomic():  # a savepoint per article
+                            outcomes.append(self.ingester.ingest(doc))
+                    except Exception as e:
+                        outcomes.append(e)
+        except Exception as e:  # the commit itself failed: nothing of the batch is stored
+            outcomes = [e] * len(batch)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    def _record(self, item: Document, result: IngestResult) -> None:
         run = self.spider.runs[item.outlet]  # type: ignore[attr-defined]
         if result.status in ("new", "duplicate"):
             run.new_articles += 1
@@ -157,7 +204,6 @@ class IngestPipeline:
             result.story_id,
             f" matched {', '.join(result.topics)}" if result.topics else "",
         )
-        return {"url": item.url, "status": result.status, "topics": result.topics}
 
     async def close_spider(self, spider: Spider) -> None:
         report = await self.deliverer.deliver_due()

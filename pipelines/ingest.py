@@ -105,7 +105,8 @@ class Ingester:
                 result = self._insert(doc, digest, sig)
             store.add_aliases(result.article_id, [doc.url, *doc.aliases])
         if result.status in ("new", "duplicate", "updated"):
-            # The index follows the database only after commit, so a rollback leaves no ghost entry.
+            # The index follows the database only once the article is written, so a failed write
+            # leaves no ghost entry (inside a batch, only a failed final commit could).
             key = str(result.article_id)
             self.index.remove(key)
             if sig:  # too short a body has no signature: exact copies only
