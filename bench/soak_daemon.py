@@ -194,9 +194,11 @@ def main() -> None:
         smtp.stop()
     print(file=sys.stderr)
     print(f"cpu_count: {os.cpu_count()}")
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     print(
-        f"cycles: {crawls(db)} in {elapsed:.0f} s; articles published: {published}; "
-        f"alerts received: {len(smtp.messages)}"
+        f"cycles: {crawls(db)} in {elapsed:.0f} s; articles published: {published}, "
+        f"stored: {stored}; alerts received: {len(smtp.messages)}"
     )
     print(
         f"daemon RSS start: {start_rss / 1024:.1f} MiB, end: {end_rss / 1024:.1f} MiB, "
