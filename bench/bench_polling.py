@@ -12,16 +12,14 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.proctree import TreeCPU  # noqa: E402
+from bench.proctree import run_measured  # noqa: E402
 from tests.support import write_config  # noqa: E402
 
 
@@ -73,19 +71,12 @@ def serve(n_outlets: int, articles: int, conn) -> None:  # type: ignore[no-untyp
 
 
 def cycle(cfg: Path) -> tuple[float, float]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
+    wall, cpu, _ = run_measured(
         [sys.executable, "-m", "scrapy", "crawl", "outlets", "-s", "LOG_LEVEL=WARNING"],
-        cwd=ROOT,
-        env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
-        stderr=subprocess.PIPE,
-        text=True,
+        {**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
+        ROOT,
     )
-    tree = TreeCPU(proc.pid)
-    _, err = proc.communicate()
-    if proc.returncode:
-        sys.exit(err[-3000:])
-    return time.perf_counter() - t0, tree.stop()
+    return wall, cpu
 
 
 def main() -> None:

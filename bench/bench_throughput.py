@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.proctree import TreeCPU  # noqa: E402
+from bench.proctree import run_measured  # noqa: E402
 from bench.sites import build_outlet, page_bodies, serve_outlets  # noqa: E402
 from tests.support import write_config  # noqa: E402
 
@@ -49,19 +48,12 @@ def run_crawl(bases: list[str], tmp: Path) -> tuple[float, float, int]:
         ],
         settings={"max_age_days": 30},
     )
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
+    # The extraction workers are grandchildren: the whole process tree is sampled.
+    wall, cpu, _ = run_measured(
         [sys.executable, "-m", "scrapy", "crawl", "outlets", *CRAWL_SETTINGS],
-        cwd=ROOT,
-        env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
-        stderr=subprocess.PIPE,
-        text=True,
+        {**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
+        ROOT,
     )
-    tree = TreeCPU(proc.pid)  # the extraction workers are grandchildren: sample the tree
-    _, err = proc.communicate()
-    wall, cpu = time.perf_counter() - t0, tree.stop()
-    if proc.returncode:
-        sys.exit(err[-3000:])
     with sqlite3.connect(cfg / "bw.db") as conn:
         stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     return wall, cpu, stored

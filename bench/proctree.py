@@ -61,3 +61,20 @@ class TreeCPU:
     @property
     def seconds(self) -> float:
         return sum(self.last.values())
+
+
+def run_measured(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """Run a command; its wall seconds, its process tree's CPU seconds, and its stderr.
+    Exits with the stderr's tail if the command fails."""
+    import subprocess
+    import sys
+    import time
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
+    tree = TreeCPU(proc.pid)
+    _, err = proc.communicate()
+    wall, cpu = time.perf_counter() - t0, tree.stop()
+    if proc.returncode:
+        sys.exit(err[-3000:])
+    return wall, cpu, err

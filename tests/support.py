@@ -207,6 +207,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cli(
+    *args: str, env: dict[str, str], stdin: str | bytes | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`balkanwatch ARGS` as a user runs it (text in and out)."""
+    return subprocess.run(
+        [sys.executable, "-m", "balkanwatch.cli", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin.decode() if isinstance(stdin, bytes) else stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 class SMTPSink:
     """A real SMTP server on loopback (aiosmtpd) that keeps every message it receives."""
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from balkanwatch.config import ConfigError, load_config, parse_interval
-from tests.support import ROOT, write_config
+from tests.support import ROOT, cli, write_config
 
 OUTLET = {
     "name": "fixture",
@@ -171,17 +171,6 @@ def test_missing_directory() -> None:
         load_config("/nonexistent/bw-config", env={})
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "balkanwatch.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_check_config_masks_secrets(tmp_path: Path) -> None:
     subs = [
         {
@@ -201,7 +190,7 @@ def test_check_config_masks_secrets(tmp_path: Path) -> None:
         "SMTP_PASS": SECRET,
         "SLACK_TOKEN": "xoxbSecretTokenValue123",
     }
-    done = run_cli("check-config", env=env)
+    done = cli("check-config", env=env)
     assert done.returncode == 0, done.stderr
     assert "fixture" in done.stdout and "kosovo-security" in done.stdout and "desk" in done.stdout
     assert "smtp.example.org" in done.stdout
@@ -212,7 +201,7 @@ def test_check_config_exit_code_on_error(tmp_path: Path) -> None:
     import os
 
     cfg_dir = make(tmp_path, outlets=[{**OUTLET, "interval": "soon"}])
-    done = run_cli("check-config", env={**os.environ, "BALKANWATCH_CONFIG": str(cfg_dir)})
+    done = cli("check-config", env={**os.environ, "BALKANWATCH_CONFIG": str(cfg_dir)})
     assert done.returncode == 1
     assert "outlets.yaml" in done.stderr and "fixture" in done.stderr
     assert "Traceback" not in done.stderr

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +17,8 @@ from pipelines.dedup import StoryIndex
 from pipelines.ingest import Document, Ingester
 from pipelines.store import Store, iso
 from pipelines.topics import TopicMatcher
-from tests.support import ROOT, write_config
+from tests.support import cli as run_cli
+from tests.support import write_config
 
 NOW = datetime.now(UTC)  # the CLI reads the real clock; offsets sit mid-unit to stay stable
 
@@ -138,14 +137,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "balkanwatch.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_cli(*args, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
