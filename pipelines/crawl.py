@@ -69,7 +69,7 @@ def to_document(page: ArticlePage, ex: Any, outlet: Outlet) -> Document:
         text=text,
         body=ex.body,
         published=ex.published or page.feed_published,
-        language=ex.language,
+        language=ex.language or outlet.language or None,  # the page's own language wins
         author=ex.author,
         sitename=ex.sitename,
         aliases=tuple(sorted(aliases)),

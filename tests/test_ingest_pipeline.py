@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from balkanwatch.config import load_config
+from balkanwatch.config import Outlet, load_config
 from crawler.spiders.outlets import OutletRun
-from pipelines.crawl import IngestPipeline
+from pipelines.crawl import IngestPipeline, to_document
 from pipelines.ingest import Document
 from pipelines.store import Store
 from tests.support import write_config
@@ -99,3 +99,82 @@ def test_many_articles_are_written_in_few_transactions(pipeline: IngestPipeline)
     asyncio.run(main())
     assert pipeline.store.one("SELECT count(*) AS n FROM articles") == {"n": 64}
     assert len(commits) == 2  # 64 articles, batches of 32
+
+
+def extracted(**kw: object) -> object:
+    from pipelines.extract import Extracted
+
+    base = {
+        "title": "T",
+        "text": "T\nbody",
+        "body": "body",
+        "published": None,
+        "author": None,
+        "language": None,
+        "sitename": None,
+        "canonical_url": None,
+    }
+    return Extracted(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def page(**kw: object) -> object:
+    from crawler.items import ArticlePage
+
+    base = {
+        "url": "https://www.koha.net/a/1",
+        "outlet": "koha",
+        "html": b"",
+        "encoding": None,
+        "response_url": "https://www.koha.net/a/1",
+        "fetched_at": "2026-12-01T08:00:00+00:00",
+        "aliases": ["https://www.koha.net/a/1"],
+    }
+    return ArticlePage(**{**base, **kw})  # type: ignore[arg-type]
+
+
+KOHA = Outlet(name="koha", homepage="https://www.koha.net/", language="sq")
+
+
+@pytest.mark.parametrize(
+    ("ex", "pg", "field", "expected"),
+    [
+        (extracted(), page(), "language", "sq"),  # none detected: the outlet's language
+        (extracted(language="sr"), page(), "language", "sr"),  # the page's own language wins
+        (
+            extracted(canonical_url="https://www.koha.net/a/1-slug"),
+            page(),
+            "url",
+            "https://www.koha.net/a/1-slug",
+        ),
+        (
+            extracted(canonical_url="https://evil.example/a/1"),
+            page(),
+            "url",
+            "https://www.koha.net/a/1",
+        ),  # a canonical on another domain is ignored
+        (
+            extracted(title=None, text="body"),
+            page(feed_title="From the feed"),
+            "text",
+            "From the feed\nbody",
+        ),
+        (
+            extracted(),
+            page(feed_published="2026-11-30T10:00:00+00:00"),
+            "published",
+            "2026-11-30T10:00:00+00:00",
+        ),
+    ],
+)
+def test_to_document(ex: object, pg: object, field: str, expected: str) -> None:
+    assert getattr(to_document(pg, ex, KOHA), field) == expected  # type: ignore[arg-type]
+
+
+def test_to_document_keeps_other_urls_as_aliases() -> None:
+    doc_ = to_document(
+        page(aliases=["https://www.koha.net/a/1", "https://www.koha.net/a/1/amp"]),
+        extracted(canonical_url="https://www.koha.net/a/1-slug"),
+        KOHA,  # type: ignore[arg-type]
+    )
+    assert doc_.url == "https://www.koha.net/a/1-slug"
+    assert doc_.aliases == ("https://www.koha.net/a/1", "https://www.koha.net/a/1/amp")
