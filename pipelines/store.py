@@ -222,20 +222,24 @@ class Store:
         )
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
-        """Articles matching every word of the query, newest first, with a snippet."""
-        from pipelines.topics import normalise
+        """Articles matching every word of the query, newest first, each with a snippet in the
+        article's own spelling and script (the index itself holds folded text only)."""
+        from pipelines.topics import normalise, snippet_for_words
 
         fts = fts_query(normalise(query))
         if not fts:
             return []
-        return self.rows(
-            "SELECT a.id, a.url, a.outlet, a.title, a.published, a.fetched_at, "
-            "snippet(articles_search, 1, '[', ']', ' … ', 12) AS snippet "
+        rows = self.rows(
+            "SELECT a.id, a.url, a.outlet, a.title, a.published, a.fetched_at, a.text "
             "FROM articles_search JOIN articles a ON a.id = articles_search.rowid "
             "WHERE articles_search MATCH ? "
             "ORDER BY coalesce(a.published, a.fetched_at) DESC LIMIT ?",
             (fts, limit),
         )
+        words = query.split()
+        for row in rows:
+            row["snippet"] = snippet_for_words(row.pop("text"), words)
+        return rows
 
     def signatures_since(self, since_iso: str) -> Iterator[tuple[str, str, bytes, float]]:
         """(key, story_id, signature, seen_at) rows for rebuilding the near-duplicate index."""

@@ -500,3 +500,26 @@ def _snippet(text: str, a: int, b: int, limit: int = SNIPPET_CHARS) -> str:
             tail = "…"
         start, end = new_start, new_end
     return head + _WS_RE.sub(" ", text[start:end]).strip() + tail
+
+
+def snippet_for_words(text: str, words: list[str], limit: int = 200) -> str:
+    """The sentence of `text` around the first of these words (folded, a trailing * a prefix),
+    in the article's own spelling and script, the word in [brackets]. For search results, whose
+    index holds only folded text."""
+    folded = _Folded(text)
+    best: tuple[int, int] | None = None
+    for word in words:
+        prefix = word.endswith("*")
+        stem = re.escape(normalise(word.rstrip("*")))
+        if not stem:
+            continue
+        m = re.search(rf"\b{stem}" + ("" if prefix else r"\b"), folded.text)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), m.end())
+    if best is None:
+        return _WS_RE.sub(" ", text[:limit]).strip()
+    a, b = folded.span(*best)
+    if prefix_end := re.match(r"\w*", text[b:]):  # show the whole word a prefix matched
+        b += prefix_end.end()
+    marked = f"{text[:a]}[{text[a:b]}]{text[b:]}"
+    return _snippet(marked, a, b + 2, limit)

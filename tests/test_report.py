@@ -194,7 +194,11 @@ def test_search_text(archive: dict[str, str]) -> None:
     assert len(lines) == 6  # two articles, three lines each
     assert lines[0].endswith("rts  Премијер Косова у Београду")
     assert lines[1] == "    https://www.rts.rs/vesti/1"
-    assert "[kosova]" not in lines[2] and "[" in lines[2]  # the snippet marks the hit
+    # The snippet is the article's own sentence, in its own script, with the hit marked.
+    assert (
+        lines[2].strip()
+        == "[Косово] и Србија наставиће дијалог, рекао је премијер по доласку у Београд."
+    )
     assert lines[3].endswith("n1  Đurić: dijalog Kosovo i Srbija se nastavlja")
 
 
