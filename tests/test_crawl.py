@@ -189,3 +189,27 @@ def test_seed_pages_stored_in_seed_form(tmp_path: Path, site: FixtureSite) -> No
         text = stored[site.url(f"/2026/11/29/{g.stem}")]
         assert token_f1(text, g.expected_text()) >= F1_THRESHOLD, g.stem
         assert text.splitlines()[0] == g.title
+
+
+def test_a_page_without_article_text_is_recorded_and_costs_nothing_else(
+    tmp_path: Path, site: FixtureSite
+) -> None:
+    good = "/2026/11/30/kosovo-nato"
+    site.add(good, article_page(*STORIES[good]))
+    site.add("/2026/11/30/garbage", bytes(range(256)) * 64, content_type="text/html")
+    feed = site.add(
+        "/feed/",
+        rss(
+            [
+                {"title": "good", "link": site.url(good)},
+                {"title": "garbage", "link": site.url("/2026/11/30/garbage")},
+            ]
+        ),
+        content_type="application/rss+xml",
+    )
+    cfg = write_config(tmp_path / "cfg", [outlet(site, feed)])
+    done = crawl(cfg)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert db_rows(cfg, "SELECT url FROM articles") == [(site.url(good),)]
+    ((status, error),) = db_rows(cfg, "SELECT status, error FROM crawls")
+    assert status == "ok" and "garbage: no article text" in error
