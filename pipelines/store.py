@@ -238,7 +238,13 @@ class Store:
         )
         words = query.split()
         for row in rows:
-            row["snippet"] = snippet_for_words(row.pop("text"), words)
+            text = row.pop("text")
+            body = text.partition("\n")[2]  # a sentence of the body says more than the title
+            row["snippet"] = (
+                snippet_for_words(body, words)
+                or snippet_for_words(text, words)
+                or " ".join(body.split())[:200]
+            )
         return rows
 
     def signatures_since(self, since_iso: str) -> Iterator[tuple[str, str, bytes, float]]:

@@ -502,10 +502,10 @@ def _snippet(text: str, a: int, b: int, limit: int = SNIPPET_CHARS) -> str:
     return head + _WS_RE.sub(" ", text[start:end]).strip() + tail
 
 
-def snippet_for_words(text: str, words: list[str], limit: int = 200) -> str:
+def snippet_for_words(text: str, words: list[str], limit: int = 200) -> str | None:
     """The sentence of `text` around the first of these words (folded, a trailing * a prefix),
-    in the article's own spelling and script, the word in [brackets]. For search results, whose
-    index holds only folded text."""
+    in the article's own spelling and script, the word in [brackets]; None if none is there.
+    For search results, whose index holds only folded text."""
     folded = _Folded(text)
     best: tuple[int, int] | None = None
     for word in words:
@@ -517,7 +517,7 @@ def snippet_for_words(text: str, words: list[str], limit: int = 200) -> str:
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), m.end())
     if best is None:
-        return _WS_RE.sub(" ", text[:limit]).strip()
+        return None
     a, b = folded.span(*best)
     if prefix_end := re.match(r"\w*", text[b:]):  # show the whole word a prefix matched
         b += prefix_end.end()

@@ -437,3 +437,19 @@ def test_corpus_precision_and_recall() -> None:
             wrong.append(f"{r['id']}: expected {sorted(expected)}, got {sorted(got)}")
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     assert precision >= 0.98 and recall >= 0.98, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "expected"),
+    [
+        ("Косово и Србија. Премијер у Београду.", ["kosovo"], "[Косово] и Србија."),
+        ("Ministar Đurić rekao je.", ["djuric"], "Ministar [Đurić] rekao je."),
+        ("O statusu Kosova u Briselu.", ["kosov*"], "O statusu [Kosova] u Briselu."),
+        ("Premijer u Beogradu.", ["beograd"], None),  # whole words only, as the index
+        ("", ["kosovo"], None),
+    ],
+)
+def test_snippet_for_words(text: str, words: list[str], expected: str | None) -> None:
+    from pipelines.topics import snippet_for_words
+
+    assert snippet_for_words(text, words) == expected
