@@ -21,6 +21,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Field,
     ValidationError,
     field_validator,
     model_validator,
@@ -136,22 +137,8 @@ class Outlet(_Strict):
     domains: list[str] = []  # extra own domains when articles live on another host
     # Politeness for this outlet's hosts; None keeps the crawler's defaults (AutoThrottle from
     # a 1 s delay, 2 requests at a time). For a site that asks for less, or a local mirror.
-    crawl_delay: float | None = None
-    concurrency: int | None = None
-
-    @field_validator("crawl_delay")
-    @classmethod
-    def _delay(cls, v: float | None) -> float | None:
-        if v is not None and not 0 <= v <= 600:
-            raise ValueError(f"bad crawl_delay {v!r}: seconds between 0 and 600")
-        return v
-
-    @field_validator("concurrency")
-    @classmethod
-    def _concurrency(cls, v: int | None) -> int | None:
-        if v is not None and not 1 <= v <= 64:
-            raise ValueError(f"bad concurrency {v!r}: between 1 and 64")
-        return v
+    crawl_delay: Annotated[float, Field(ge=0, le=600)] | None = None  # seconds
+    concurrency: Annotated[int, Field(ge=1, le=64)] | None = None
 
     @field_validator("homepage")
     @classmethod

@@ -19,7 +19,6 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -27,6 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from balkanwatch.config import Topic  # noqa: E402
 from pipelines.topics import TopicMatcher, normalise  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -61,19 +61,12 @@ Ukraine Ukrajina Ukraina Rusija Russia Rusia Kina China Turqia Turska Turkey
 KEYWORDS = _KEYWORD_TEXT.split()  # _ joins the words of a phrase
 
 
-@dataclass(frozen=True)
-class Topic:
-    name: str
-    keywords: list[str]
-    require: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
-    title: str = ""
-
-
 def load_corpus() -> tuple[list[Topic], list[dict]]:
     raw = yaml.safe_load((DATA / "topics_corpus_topics.yaml").read_text("utf-8"))["topics"]
     lines = (DATA / "topics_corpus.jsonl").read_text("utf-8").splitlines()
-    return [Topic(**t) for t in raw], [json.loads(line) for line in lines if line.strip()]
+    return [Topic.model_validate(t) for t in raw], [
+        json.loads(line) for line in lines if line.strip()
+    ]
 
 
 def quality(topics: list[Topic], records: list[dict]) -> dict[str, tuple[int, int, int, int]]:
@@ -113,7 +106,7 @@ def article(records: list[dict]) -> tuple[str, str]:
 def bench_topics() -> list[Topic]:
     assert len(set(KEYWORDS)) == 200, len(set(KEYWORDS))
     kws = [k.replace("_", " ") for k in KEYWORDS]
-    return [Topic(f"topic-{i:02d}", kws[i::20]) for i in range(20)]
+    return [Topic(name=f"topic-{i:02d}", keywords=kws[i::20]) for i in range(20)]
 
 
 def median_ms(fn, runs: int = RUNS) -> float:

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.proctree import run_measured  # noqa: E402
+from bench.sites import local_outlets  # noqa: E402
 from tests.support import write_config  # noqa: E402
 
 
@@ -93,16 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bw-poll-") as tmp:
         cfg = write_config(
             Path(tmp) / "cfg",
-            [
-                {
-                    "name": f"poll{i}",
-                    "homepage": b + "/",
-                    "feeds": [b + "/feed/"],
-                    "crawl_delay": 0,
-                    "concurrency": 4,
-                }
-                for i, b in enumerate(bases)
-            ],
+            local_outlets(bases, "poll", 4),
         )
         first_wall, first_cpu = cycle(cfg)
         parent.send("stats")

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.proctree import run_measured  # noqa: E402
-from bench.sites import build_outlet, page_bodies, serve_outlets  # noqa: E402
+from bench.sites import build_outlet, local_outlets, page_bodies, serve_outlets  # noqa: E402
 from tests.support import write_config  # noqa: E402
 
 # Local outlets need no politeness: the per-outlet settings below lift it for them only.
@@ -36,16 +36,7 @@ CRAWL_SETTINGS = [
 def run_crawl(bases: list[str], tmp: Path) -> tuple[float, float, int]:
     cfg = write_config(
         tmp / "cfg",
-        [
-            {
-                "name": f"bench{i}",
-                "homepage": b + "/",
-                "feeds": [b + "/feed/"],
-                "crawl_delay": 0,
-                "concurrency": 16,
-            }
-            for i, b in enumerate(bases)
-        ],
+        local_outlets(bases, "bench", 16),
         settings={"max_age_days": 30},
     )
     # The extraction workers are grandchildren: the whole process tree is sampled.

@@ -133,3 +133,18 @@ def serve_outlets(outlets: list[dict[str, bytes]], first_host: int = 50) -> tupl
 
 def page_bodies(outlets: list[dict[str, bytes]]) -> list[bytes]:
     return [b for routes in outlets for p, b in routes.items() if p.startswith("/2026/")]
+
+
+def local_outlets(bases: list[str], prefix: str, concurrency: int) -> list[dict[str, object]]:
+    """outlets.yaml entries for benchmark servers: a feed each, no politeness delay (they are
+    ours, on loopback), `concurrency` requests at a time."""
+    return [
+        {
+            "name": f"{prefix}{i}",
+            "homepage": base + "/",
+            "feeds": [base + "/feed/"],
+            "crawl_delay": 0,
+            "concurrency": concurrency,
+        }
+        for i, base in enumerate(bases)
+    ]

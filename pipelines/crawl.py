@@ -25,7 +25,7 @@ from balkanwatch.config import Outlet
 from crawler.items import ArticlePage
 from crawler.urls import canonical_url, is_own_domain
 from pipelines.alerts import Deliverer
-from pipelines.ingest import Document, Ingester, IngestResult
+from pipelines.ingest import Document, Ingester, IngestResult, seed_text
 
 # Heavy stages (trafilatura, the MinHash index) are loaded on the first article, not at start: a
 # poll that finds nothing new (the common case, every few minutes) then costs little CPU.
@@ -61,7 +61,7 @@ def to_document(page: ArticlePage, ex: Any, outlet: Outlet) -> Document:
     title = ex.title or page.feed_title
     text = ex.text
     if not ex.title and page.feed_title:
-        text = f"{page.feed_title}\n{ex.body}"
+        text = seed_text(page.feed_title, ex.body)
     return Document(
         url=url,
         outlet=page.outlet,

@@ -32,12 +32,22 @@ class Document:
     title: str | None
     text: str  # seed form
     body: str
-    published: str | None
-    language: str | None
+    published: str | None = None
+    language: str | None = None
     author: str | None = None
     sitename: str | None = None
     aliases: tuple[str, ...] = ()
     fetched_at: str = field(default_factory=utcnow)
+
+    @classmethod
+    def of(cls, url: str, outlet: str, title: str, body: str, **rest: Any) -> Document:
+        """A document whose text is the seed form of its title and body."""
+        return cls(url, outlet, title, seed_text(title, body), body, **rest)
+
+
+def seed_text(title: str, body: str) -> str:
+    """The stored text form: the title on the first line, then the body (SPEC "Data")."""
+    return f"{title}\n{body}"
 
 
 @dataclass

@@ -127,11 +127,10 @@ class World:
     ) -> IngestResult:
         host = {"koha": "https://www.koha.net", "rts": "https://www.rts.rs"}[outlet]
         return self.ingester.ingest(
-            Document(
+            Document.of(
                 url=f"{host}/2026/12/01/{slug}",
                 outlet=outlet,
                 title=title,
-                text=f"{title}\n{body}",
                 body=body,
                 published=published,
                 language="en",

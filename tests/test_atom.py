@@ -105,11 +105,10 @@ def ingest(store: Store, cfg: Config, rows: list[tuple]) -> None:
     for path, outlet, title, body, published, fetched in rows:
         host = {"koha": "www.koha.net", "rts": "www.rts.rs", "n1": "n1info.rs"}[outlet]
         ingester.ingest(
-            Document(
+            Document.of(
                 url=f"https://{host}{path}",
                 outlet=outlet,
                 title=title,
-                text=f"{title}\n{body}",
                 body=body,
                 published=published,
                 language=None,

@@ -95,6 +95,16 @@ ERRORS = [
         ["outlets.yaml", "(fixture)", "homepage", "Field required"],
     ),
     (
+        "outlets.yaml",
+        {"outlets": [{**OUTLET, "crawl_delay": -1}]},
+        ["outlets.yaml", "(fixture)", "crawl_delay", "greater than or equal to 0"],
+    ),
+    (
+        "outlets.yaml",
+        {"outlets": [{**OUTLET, "concurrency": 500}]},
+        ["outlets.yaml", "(fixture)", "concurrency", "less than or equal to 64"],
+    ),
+    (
         "settings.yaml",
         {"timezone": "Mars/Olympus"},
         ["settings.yaml", "timezone", "unknown timezone"],

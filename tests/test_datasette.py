@@ -84,11 +84,10 @@ def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ingester = Ingester(store, cfg, TopicMatcher(TOPICS), StoryIndex())
     for i, (url, outlet, title, body, published) in enumerate(ARTICLES):
         ingester.ingest(
-            Document(
+            Document.of(
                 url=url,
                 outlet=outlet,
                 title=title,
-                text=f"{title}\n{body}",
                 body=body,
                 published=published,
                 language=None,

@@ -48,15 +48,7 @@ def doc(n: int) -> Document:
     """Article n: a text of its own, so no two are copies of one story."""
     rng = random.Random(n)
     body = " ".join(rng.choice(WORDS) for _ in range(120)) + " Kosovo."
-    return Document(
-        url=f"https://a.example/2026/11/30/{n}",
-        outlet="a",
-        title=f"Title {n}",
-        text=f"Title {n}\n{body}",
-        body=body,
-        published=None,
-        language="en",
-    )
+    return Document.of(f"https://a.example/2026/11/30/{n}", "a", f"Title {n}", body, language="en")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -104,11 +105,10 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     hosts = {o["name"]: o["homepage"].rstrip("/") for o in OUTLETS}
     for i, (outlet, path, title, body, hours) in enumerate(ARTICLES):
         ingester.ingest(
-            Document(
+            Document.of(
                 url=hosts[outlet] + path,
                 outlet=outlet,
                 title=title,
-                text=f"{title}\n{body}",
                 body=body,
                 published=ago(hours=hours) if hours is not None else None,
                 language=None,
@@ -192,6 +192,10 @@ def test_status_json(archive: dict[str, str]) -> None:
 def test_search_text(archive: dict[str, str]) -> None:
     lines = run(archive, "search", "Kosovo").splitlines()
     assert len(lines) == 6  # two articles, three lines each
+    # Times are shown in the configured timezone (Europe/Belgrade), not as stored (UTC).
+    newest = json.loads(run(archive, "search", "--json", "Kosovo"))[0]
+    shown = datetime.fromisoformat(newest["published"]).astimezone(ZoneInfo("Europe/Belgrade"))
+    assert lines[0].startswith(shown.strftime("%Y-%m-%d %H:%M  "))
     assert lines[0].endswith("rts  Премијер Косова у Београду")
     assert lines[1] == "    https://www.rts.rs/vesti/1"
     # The snippet is the article's own sentence, in its own script, with the hit marked.

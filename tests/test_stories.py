@@ -164,11 +164,10 @@ def ingester(tmp_path: Path) -> Ingester:
 def doc(text: str, url: str = "https://a.example/2026/11/30/x") -> Document:
     title, paras = split(text)
     body = "\n".join(paras)
-    return Document(
+    return Document.of(
         url=url,
         outlet="a",
         title=title,
-        text=f"{title}\n{body}",
         body=body,
         published=None,
         language="en",
