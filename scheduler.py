@@ -11,9 +11,9 @@ import asyncio
 import logging
 import sys
 
-from balkanwatch.config import ConfigError, load_config
-from balkanwatch.daemon import main_async
-from pipelines.render import mask_secrets
+from balkanwatch.app.daemon import main_async
+from balkanwatch.core.config import ConfigError, load_config
+from balkanwatch.core.secrets import mask_secrets
 
 
 def main(argv: list[str] | None = None) -> int:

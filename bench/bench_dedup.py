@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines import dedup  # noqa: E402
+from balkanwatch.analysis import dedup  # noqa: E402
 from tests.data.dedup.fixtures import Pair, load_groups, load_pairs, load_separate  # noqa: E402
 
 # -- fixtures: how well the parameters separate duplicates from different stories ----------

@@ -26,8 +26,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from balkanwatch.config import Topic  # noqa: E402
-from pipelines.topics import TopicMatcher, normalise  # noqa: E402
+from balkanwatch.analysis.topics import TopicMatcher  # noqa: E402
+from balkanwatch.core.config import Topic  # noqa: E402
+from balkanwatch.core.folding import fold as normalise  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 ARTICLE_WORDS = 1000

@@ -15,7 +15,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
-from balkanwatch.config import Config, ConfigError, load_config
+from balkanwatch.core.config import Config, ConfigError, load_config
 
 FIXED_HOSTS = "BALKANWATCH_FIXED_DELAY_HOSTS"
 

@@ -21,11 +21,12 @@ from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from balkanwatch.config import Outlet
+from balkanwatch.analysis.urls import canonical_url, is_own_domain
+from balkanwatch.core.config import Outlet
+from balkanwatch.core.document import Document, seed_text
+from balkanwatch.delivery.alerts import Deliverer
 from crawler.items import ArticlePage
-from crawler.urls import canonical_url, is_own_domain
-from pipelines.alerts import Deliverer
-from pipelines.ingest import Document, Ingester, IngestResult, seed_text
+from pipelines.ingest import Ingester, IngestResult
 
 # Heavy stages (trafilatura, the MinHash index) are loaded on the first article, not at start: a
 # poll that finds nothing new (the common case, every few minutes) then costs little CPU.
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def _extract_in_worker(html: bytes, encoding: str | None, url: str) -> dict[str, Any] | None:
     """Runs in a worker process; returns plain data so it pickles cheaply."""
-    from pipelines.extract import extract_article
+    from balkanwatch.analysis.extract import extract_article
 
     if encoding:
         try:
@@ -97,7 +98,7 @@ class ExtractPipeline:
             # forkserver: workers start from a clean process, not a fork of the reactor's
             # state; they import trafilatura once and keep it.
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["pipelines.extract"])
+            ctx.set_forkserver_preload(["balkanwatch.analysis.extract"])
             self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self.pool
 
@@ -116,7 +117,7 @@ class ExtractPipeline:
             self.spider.runs[item.outlet].errors.append(f"{item.url}: no article text")  # type: ignore[attr-defined]
             raise DropItem(f"No article text in {item.url}")
         outlet = self.spider.config.outlet(item.outlet)  # type: ignore[attr-defined]
-        from pipelines.extract import Extracted
+        from balkanwatch.analysis.extract import Extracted
 
         return to_document(item, Extracted(**data), outlet)
 
@@ -145,8 +146,8 @@ class IngestPipeline:
     @property
     def ingester(self) -> Ingester:
         if self._ingester is None:
+            from balkanwatch.analysis.topics import TopicMatcher
             from pipelines.ingest import build_index
-            from pipelines.topics import TopicMatcher
 
             config = self.spider.config  # type: ignore[attr-defined]
             index = build_index(self.store, window_days=config.settings.dedup_window_days)

@@ -10,44 +10,19 @@ updated article, can never queue a second alert for the same topic.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from balkanwatch.config import Config
-from pipelines.store import Store, utcnow
+from balkanwatch.core.config import Config
+from balkanwatch.core.document import Document
+from balkanwatch.core.times import timestamp
+from balkanwatch.storage.store import Store
 
 if TYPE_CHECKING:
-    from pipelines.dedup import StoryIndex
-    from pipelines.topics import TopicMatch, TopicMatcher
+    from balkanwatch.analysis.dedup import StoryIndex
+    from balkanwatch.analysis.topics import TopicMatch, TopicMatcher
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Document:
-    """An extracted article page, ready to be stored."""
-
-    url: str  # canonical URL
-    outlet: str
-    title: str | None
-    text: str  # seed form
-    body: str
-    published: str | None = None
-    language: str | None = None
-    author: str | None = None
-    sitename: str | None = None
-    aliases: tuple[str, ...] = ()
-    fetched_at: str = field(default_factory=utcnow)
-
-    @classmethod
-    def of(cls, url: str, outlet: str, title: str, body: str, **rest: Any) -> Document:
-        """A document whose text is the seed form of its title and body."""
-        return cls(url, outlet, title, seed_text(title, body), body, **rest)
-
-
-def seed_text(title: str, body: str) -> str:
-    """The stored text form: the title on the first line, then the body (SPEC "Data")."""
-    return f"{title}\n{body}"
 
 
 @dataclass
@@ -95,7 +70,7 @@ class Ingester:
         self.store, self.config, self.matcher, self.index = store, config, matcher, index
 
     def ingest(self, doc: Document) -> IngestResult:
-        from pipelines.dedup import content_hash, signature
+        from balkanwatch.analysis.dedup import content_hash, signature
 
         store = self.store
         # Fingerprints of the seed-form text: dedup skips the title line itself, so a copy with
@@ -192,16 +167,14 @@ class Ingester:
 
 
 def _ts(iso_time: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(iso_time).timestamp()
+    return timestamp(iso_time) or 0.0
 
 
 def build_index(store: Store, window_days: float) -> StoryIndex:
     """Rebuild the near-duplicate index from the stored signatures of the window."""
     from datetime import UTC, datetime, timedelta
 
-    from pipelines.dedup import StoryIndex
+    from balkanwatch.analysis.dedup import StoryIndex
 
     since = (datetime.now(UTC) - timedelta(days=window_days)).isoformat(timespec="seconds")
     return StoryIndex.from_rows(store.signatures_since(since), window_days=window_days)

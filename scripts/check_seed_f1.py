@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.extract import extract_article  # noqa: E402
+from balkanwatch.analysis.extract import extract_article  # noqa: E402
 from tests.test_extract import F1_THRESHOLD, GOLDEN, token_f1, tokens  # noqa: E402
 
 

@@ -212,7 +212,7 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     """`balkanwatch ARGS` as a user runs it (text in and out)."""
     return subprocess.run(
-        [sys.executable, "-m", "balkanwatch.cli", *args],
+        [sys.executable, "-m", "balkanwatch.app.cli", *args],
         cwd=ROOT,
         env=env,
         input=stdin.decode() if isinstance(stdin, bytes) else stdin,

@@ -29,8 +29,12 @@ from zoneinfo import ZoneInfo
 import apprise
 import pytest
 
-from balkanwatch.config import Config, load_config
-from pipelines.alerts import (
+from balkanwatch.analysis.topics import TopicMatcher
+from balkanwatch.core.config import Config, load_config
+from balkanwatch.core.document import Document
+from balkanwatch.core.secrets import mask_secrets
+from balkanwatch.core.times import iso
+from balkanwatch.delivery.alerts import (
     Deliverer,
     DeliveryReport,
     apprise_send,
@@ -40,10 +44,9 @@ from pipelines.alerts import (
     remember_secrets,
     sample_message,
 )
-from pipelines.ingest import Document, Ingester, IngestResult, build_index
-from pipelines.render import Message, mask_secrets
-from pipelines.store import Store, iso
-from pipelines.topics import TopicMatcher
+from balkanwatch.delivery.render import Message
+from balkanwatch.storage.store import Store
+from pipelines.ingest import Ingester, IngestResult, build_index
 from tests.http_capture import SMTPServer, WebhookServer, intercept_http
 from tests.support import ROOT, free_port, write_config
 
@@ -434,7 +437,7 @@ def test_a_crash_between_urls_resends_only_to_the_rest(
 
 HOLD_LEASE = """
 import sys
-from pipelines.store import Store
+from balkanwatch.storage.store import Store
 assert Store(sys.argv[1]).claim(int(sys.argv[2]), float(sys.argv[3]), lease=300)
 print("held", flush=True)
 sys.stdin.read()
@@ -775,7 +778,7 @@ def test_redact_removes_known_secrets_wherever_they_appear(url: str, text: str, 
 
 def run_test_alert(cfg: Path, name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "balkanwatch.cli", "test-alert", name],
+        [sys.executable, "-m", "balkanwatch.app.cli", "test-alert", name],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -11,8 +11,11 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from balkanwatch.config import Config, Outlet, Settings, Topic
-from pipelines.atom import (
+from balkanwatch.analysis.dedup import StoryIndex
+from balkanwatch.analysis.topics import TopicMatcher
+from balkanwatch.core.config import Config, Outlet, Settings, Topic
+from balkanwatch.core.document import Document
+from balkanwatch.delivery.atom import (
     FeedEntry,
     clean_text,
     parse_time,
@@ -21,10 +24,8 @@ from pipelines.atom import (
     write_atomic,
     write_topic_feeds,
 )
-from pipelines.dedup import StoryIndex
-from pipelines.ingest import Document, Ingester
-from pipelines.store import Store
-from pipelines.topics import TopicMatcher
+from balkanwatch.storage.store import Store
+from pipelines.ingest import Ingester
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 KOSOVO = Topic(

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from balkanwatch import daemon
-from balkanwatch.config import Outlet
-from balkanwatch.daemon import Batcher
+from balkanwatch.app import daemon
+from balkanwatch.app.daemon import Batcher
+from balkanwatch.core.config import Outlet
 
 
 def outlet(name: str) -> Outlet:

@@ -17,7 +17,7 @@ DATA = Path(__file__).parent / "data"
 
 def run(args: list[str], stdin: str | bytes, cfg: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "balkanwatch.cli", *args],
+        [sys.executable, "-m", "balkanwatch.app.cli", *args],
         input=stdin if isinstance(stdin, bytes) else stdin.encode(),
         cwd=ROOT,
         env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from balkanwatch.config import ConfigError, load_config, parse_interval
+from balkanwatch.core.config import ConfigError, load_config, parse_interval
 from tests.support import ROOT, cli, write_config
 
 OUTLET = {

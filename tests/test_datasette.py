@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from balkanwatch.config import Config, Outlet, Settings, Subscriber, Topic
-from pipelines.dedup import StoryIndex
-from pipelines.ingest import Document, Ingester
-from pipelines.store import Store, iso
-from pipelines.topics import TopicMatcher
+from balkanwatch.analysis.dedup import StoryIndex
+from balkanwatch.analysis.topics import TopicMatcher
+from balkanwatch.core.config import Config, Outlet, Settings, Subscriber, Topic
+from balkanwatch.core.document import Document
+from balkanwatch.core.times import iso
+from balkanwatch.storage.store import Store
+from pipelines.ingest import Ingester
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = ROOT / "datasette" / "metadata.yml"

@@ -1,4 +1,4 @@
-"""pipelines.dedup: fixture pairs (tests/data/dedup), the index's window and bookkeeping,
+"""balkanwatch.analysis.dedup: fixture pairs (tests/data/dedup), the index's window and bookkeeping,
 normalisation across scripts, short texts, and the stored signature format."""
 
 from __future__ import annotations
@@ -10,8 +10,13 @@ from functools import cache
 
 import pytest
 
-from pipelines import dedup
-from pipelines.dedup import StoryIndex, content_hash, normalise_for_fingerprint, signature
+from balkanwatch.analysis import dedup
+from balkanwatch.analysis.dedup import (
+    StoryIndex,
+    content_hash,
+    normalise_for_fingerprint,
+    signature,
+)
 from tests.data.dedup.fixtures import load_groups, load_pairs, load_separate
 
 DAY = 86400.0

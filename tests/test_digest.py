@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines.digest import (
+from balkanwatch.core.schedule import (
     DigestSchedule,
     last_due_period,
     next_fire,

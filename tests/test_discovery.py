@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.discovery import (
+from balkanwatch.analysis.discovery import (
     MAX_SITEMAP_BYTES,
     DiscoveryError,
     Link,
@@ -26,7 +26,7 @@ from crawler.discovery import (
     robots_sitemaps,
     scan_article_links,
 )
-from crawler.urls import is_own_domain
+from balkanwatch.analysis.urls import is_own_domain
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOMEPAGES = FIXTURES / "homepages"

@@ -365,7 +365,7 @@ KOHA_PATTERN = r"/arberi/\d+/"
 
 def build_homepage_scan(f: Fixture, name: str, host_re: str, title: str) -> None:
     """A real homepage without feeds: every article link it holds is served as a small page."""
-    from crawler.discovery import scan_article_links
+    from balkanwatch.analysis.discovery import scan_article_links
 
     home = real_homepage(name, host_re, f.site.base)
     f.site.add("/", home, etag=f'"{f.name}-home"')

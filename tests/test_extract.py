@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.extract import Extracted, extract_article
+from balkanwatch.analysis.extract import Extracted, extract_article
 
 FIXTURES = Path(__file__).parent / "fixtures"
 F1_THRESHOLD = 0.95

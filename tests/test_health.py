@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from balkanwatch.config import load_config
-from balkanwatch.health import HealthMonitor, judge
-from pipelines.store import Store
+from balkanwatch.app.health import HealthMonitor, judge
+from balkanwatch.core.config import load_config
+from balkanwatch.storage.store import Store
 from tests.support import write_config
 
 

@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from balkanwatch.config import Outlet, load_config
+from balkanwatch.core.config import Outlet, load_config
+from balkanwatch.core.document import Document
+from balkanwatch.storage.store import Store
 from crawler.spiders.outlets import OutletRun
 from pipelines.crawl import IngestPipeline, to_document
-from pipelines.ingest import Document
-from pipelines.store import Store
 from tests.support import write_config
 
 WORDS = [
@@ -94,7 +94,7 @@ def test_many_articles_are_written_in_few_transactions(pipeline: IngestPipeline)
 
 
 def extracted(**kw: object) -> object:
-    from pipelines.extract import Extracted
+    from balkanwatch.analysis.extract import Extracted
 
     base = {
         "title": "T",

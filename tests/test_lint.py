@@ -1,4 +1,5 @@
-"""The code stays as the style guide asks: ruff (lint and format) and mypy on the package."""
+"""The code stays as the style guide asks: ruff (lint and format), mypy on the package, and the
+layer contracts of pyproject.toml (imports only downwards)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from tests.support import ROOT
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
         ["mypy"],
+        ["importlinter.cli", "--no-cache"],
     ],
-    ids=["ruff-check", "ruff-format", "mypy"],
+    ids=["ruff-check", "ruff-format", "mypy", "import-layers"],
 )
 def test_tool_passes(command: list[str]) -> None:
     done = subprocess.run(

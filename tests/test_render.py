@@ -16,14 +16,14 @@ import apprise
 import pytest
 from apprise.conversion import convert_between
 
-from pipelines.render import (
+from balkanwatch.core.secrets import mask_secrets
+from balkanwatch.delivery.render import (
     SUBJECT_MAX,
     Message,
     StoryView,
     clean_line,
     emphasis_spans,
     format_time,
-    mask_secrets,
     render_digest,
     render_instant,
 )

@@ -11,13 +11,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from balkanwatch import cli
-from balkanwatch.config import load_config
-from balkanwatch.report import relative
-from pipelines.dedup import StoryIndex
-from pipelines.ingest import Document, Ingester
-from pipelines.store import Store, iso
-from pipelines.topics import TopicMatcher
+from balkanwatch.analysis.dedup import StoryIndex
+from balkanwatch.analysis.topics import TopicMatcher
+from balkanwatch.app import cli
+from balkanwatch.app.report import relative
+from balkanwatch.core.config import load_config
+from balkanwatch.core.document import Document
+from balkanwatch.core.times import iso
+from balkanwatch.storage.store import Store
+from pipelines.ingest import Ingester
 from tests.support import cli as run_cli
 from tests.support import write_config
 

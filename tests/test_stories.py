@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from balkanwatch.config import load_config
-from pipelines.dedup import StoryIndex
-from pipelines.ingest import Document, Ingester
-from pipelines.store import Store
-from pipelines.topics import TopicMatcher
+from balkanwatch.analysis.dedup import StoryIndex
+from balkanwatch.analysis.topics import TopicMatcher
+from balkanwatch.core.config import load_config
+from balkanwatch.core.document import Document
+from balkanwatch.storage.store import Store
+from pipelines.ingest import Ingester
 from tests.data.dedup.fixtures import load_groups
 from tests.support import FixtureSite, SMTPSink, article_page, crawl, rss, write_config
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.topics import SNIPPET_CHARS, TopicMatch, TopicMatcher, normalise
+from balkanwatch.analysis.topics import SNIPPET_CHARS, TopicMatch, TopicMatcher
+from balkanwatch.core.folding import fold as normalise
 
 DATA = Path(__file__).resolve().parent / "data"
 CORPUS = DATA / "topics_corpus.jsonl"
@@ -20,7 +21,7 @@ CORPUS_TOPICS = DATA / "topics_corpus_topics.yaml"
 
 @dataclass(frozen=True)
 class T:
-    """A topic as the matcher sees it (balkanwatch.config.Topic has the same attributes)."""
+    """A topic as the matcher sees it (balkanwatch.core.config.Topic has the same attributes)."""
 
     name: str
     keywords: Sequence[str]
@@ -334,7 +335,7 @@ def test_topics_come_in_configuration_order() -> None:
 
 
 def test_works_with_the_configuration_model() -> None:
-    from balkanwatch.config import Topic
+    from balkanwatch.core.config import Topic
 
     topic = Topic(name="kosovo-security", keywords=["Kosovo", "NATO", "KFOR"])
     assert TopicMatcher([topic]).match("", "Vojnici Kfora.")[0].terms == ["Kfora"]
@@ -450,6 +451,6 @@ def test_corpus_precision_and_recall() -> None:
     ],
 )
 def test_snippet_for_words(text: str, words: list[str], expected: str | None) -> None:
-    from pipelines.topics import snippet_for_words
+    from balkanwatch.analysis.topics import snippet_for_words
 
     assert snippet_for_words(text, words) == expected

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.urls import TRACKING_PARAMS, canonical_url, is_own_domain, registered_domain
+from balkanwatch.analysis.urls import (
+    TRACKING_PARAMS,
+    canonical_url,
+    is_own_domain,
+    registered_domain,
+)
 
 CANONICAL_CASES = [
     # (input, expected canonical URL)

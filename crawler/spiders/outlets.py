@@ -1,9 +1,10 @@
 """The `outlets` spider: one pass over the configured outlets, finding and fetching new articles.
 
-A thin Scrapy shell: which URLs to follow is decided by pure functions (`crawler.discovery`,
-`crawler.urls`), what is already stored by the database's seen-set, and everything after the
-fetch by the item pipelines. Arguments: `-a outlets=a,b` restricts the pass, `-a since=2026-01-01`
-backfills feed and sitemap items older than the configured maximum age.
+A thin Scrapy shell: which URLs to follow is decided by pure functions
+(`balkanwatch.analysis.discovery`, `balkanwatch.analysis.urls`), what is already stored by the
+database's seen-set, and everything after the fetch by the item pipelines. Arguments:
+`-a outlets=a,b` restricts the pass, `-a since=2026-01-01` backfills feed and sitemap items older
+than the configured maximum age.
 
 Polling without waste: a *listing* (a feed, a urlset sitemap, a homepage whose links are scanned)
 is fetched conditionally with the validators it sent last time, and a 304 ends it there. A
@@ -29,8 +30,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from balkanwatch.config import Config, ConfigError, Outlet, load_config
-from crawler.discovery import (
+from balkanwatch.analysis.discovery import (
     DiscoveryError,
     Link,
     autodiscover_feeds,
@@ -39,10 +39,12 @@ from crawler.discovery import (
     robots_sitemaps,
     scan_article_links,
 )
+from balkanwatch.analysis.urls import canonical_url, is_own_domain, registered_domain
+from balkanwatch.core.config import Config, ConfigError, Outlet, load_config
+from balkanwatch.core.secrets import mask_secrets
+from balkanwatch.core.times import parse_time, utcnow
+from balkanwatch.storage.store import Store
 from crawler.items import ArticlePage
-from crawler.urls import canonical_url, is_own_domain, registered_domain
-from pipelines.render import mask_secrets
-from pipelines.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -441,19 +443,16 @@ def _updated_since(link: Link, fetched_at: str) -> bool:
     ingest stage updates the row and alerts only for topics it newly matches)."""
     if link.updated is None:
         return False
-    fetched = datetime.fromisoformat(fetched_at)
-    if fetched.tzinfo is None:
-        fetched = fetched.replace(tzinfo=UTC)
-    return link.updated > fetched + timedelta(minutes=1)
+    fetched = parse_time(fetched_at)
+    return fetched is not None and link.updated > fetched + timedelta(minutes=1)
 
 
 def _parse_since(since: str | None, max_age_days: float) -> datetime:
     if since:
-        try:
-            moment = datetime.fromisoformat(since)
-        except ValueError:
-            raise ConfigError(f"-a since={since!r}: expected a date like 2026-01-01") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = parse_time(since)
+        if moment is None:
+            raise ConfigError(f"-a since={since!r}: expected a date like 2026-01-01")
+        return moment
     return datetime.now(UTC) - timedelta(days=max_age_days)
 
 

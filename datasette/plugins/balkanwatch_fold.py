@@ -1,6 +1,7 @@
 """Datasette plugin: the SQL functions behind the `search` canned query of metadata.yml.
 
-The `articles_search` index holds accent- and script-folded text (see `pipelines.topics.normalise`:
+The `articles_search` index holds accent- and script-folded text (see
+`balkanwatch.core.folding.fold`:
 Косово -> kosovo, Đurić -> djuric, EULEX -> euleks), so a query has to be folded the same way
 before it meets the index; SQLite cannot do that by itself. Loaded with
 `datasette ... --plugins-dir datasette/plugins`; needs balkanwatch installed in the same
@@ -18,8 +19,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from pipelines.store import fts_query as _fts_query
-from pipelines.topics import normalise
+from balkanwatch.core.folding import fold as normalise
+from balkanwatch.storage.store import fts_query as _fts_query
 
 try:
     from datasette import hookimpl

@@ -24,13 +24,14 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from balkanwatch.config import Config, Outlet
-from balkanwatch.health import HealthMonitor
-from pipelines.alerts import Deliverer
-from pipelines.render import mask_secrets
-from pipelines.store import Store, utcnow
+from balkanwatch.app.health import HealthMonitor
+from balkanwatch.core.config import Config, Outlet
+from balkanwatch.core.secrets import mask_secrets
+from balkanwatch.core.times import utcnow
+from balkanwatch.delivery.alerts import Deliverer
+from balkanwatch.storage.store import Store
 
-log = logging.getLogger("balkanwatch.daemon")
+log = logging.getLogger("balkanwatch.app.daemon")
 
 ROOT = Path(__file__).resolve().parent.parent
 DELIVERY_EVERY = 30.0  # seconds between outbox passes
@@ -218,7 +219,7 @@ class Supervisor:
         directory = self.config.settings.feeds_dir
         if not directory:
             return
-        from pipelines.atom import write_topic_feeds
+        from balkanwatch.delivery.atom import write_topic_feeds
 
         try:
             write_topic_feeds(self.store, self.config, directory, datetime.now(UTC))

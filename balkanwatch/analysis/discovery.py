@@ -26,7 +26,7 @@ from dateutil import parser as dateparser
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
-from crawler.urls import canonical_url, is_own_domain
+from balkanwatch.analysis.urls import canonical_url, is_own_domain
 
 __all__ = [
     "DiscoveryError",

@@ -42,10 +42,12 @@ from urllib.parse import unquote
 
 import apprise
 
-from balkanwatch.config import Config, Subscriber
-from pipelines.digest import last_due_period, parse_schedule, period_containing
-from pipelines.render import Message, StoryView, mask_secrets, render_digest, render_instant
-from pipelines.store import Store, iso
+from balkanwatch.core.config import Config, Subscriber
+from balkanwatch.core.schedule import last_due_period, parse_schedule, period_containing
+from balkanwatch.core.secrets import mask_secrets
+from balkanwatch.core.times import iso, parse_time
+from balkanwatch.delivery.render import Message, StoryView, render_digest, render_instant
+from balkanwatch.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +346,7 @@ class Deliverer:
             title=art["title"] or art["url"],
             url=art["url"],
             outlet=self.outlet_title(art["outlet"]),
-            published=_parse_time(art["published"]),
+            published=parse_time(art["published"]),
             topic_title=topic_title,
             terms=json.loads(match["terms"]) if match else [],
             snippet=(match or {}).get("snippet") or "",
@@ -419,16 +421,6 @@ class Deliverer:
                 reason = f"subscriber no longer follows topic {item['topic']}"
                 self.store.mark_attempt_failed(item["id"], reason, None, True)
         return [i for i in items if sub.wants(i["topic"])]
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def sample_message(config: Config) -> Message:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from balkanwatch.config import Config
-from pipelines.store import Store
+from balkanwatch.core.config import Config
+from balkanwatch.core.times import parse_time
+from balkanwatch.storage.store import Store
 
 
 def outlet_health(store: Store, outlet: str, limit: int = 200) -> dict[str, Any]:
@@ -62,9 +63,9 @@ def status_report(cfg: Config, store: Store) -> dict[str, Any]:
 def relative(when: str | None, now: datetime) -> str:
     if not when:
         return "never"
-    moment = datetime.fromisoformat(when)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = parse_time(when)
+    if moment is None:
+        return when
     seconds = (now - moment).total_seconds()
     future = seconds < 0
     seconds = abs(seconds)

@@ -15,11 +15,12 @@ import secrets
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
+
+from balkanwatch.core.times import iso, timestamp, utcnow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -99,14 +100,6 @@ CREATE INDEX IF NOT EXISTS crawls_outlet ON crawls(outlet, started_at);
 -- Cyrillic articles and the reverse; rowid = articles.id.
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_search USING fts5(title, text, tokenize='unicode61');
 """
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 class Store:
@@ -213,7 +206,7 @@ class Store:
         self.db.table("articles").update(article_id, changes)
 
     def index_search(self, article_id: int, title: str, text: str) -> None:
-        from pipelines.topics import normalise
+        from balkanwatch.core.folding import fold as normalise
 
         self.db.execute("DELETE FROM articles_search WHERE rowid = ?", (article_id,))
         self.db.execute(
@@ -224,7 +217,8 @@ class Store:
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         """Articles matching every word of the query, newest first, each with a snippet in the
         article's own spelling and script (the index itself holds folded text only)."""
-        from pipelines.topics import normalise, snippet_for_words
+        from balkanwatch.analysis.topics import snippet_for_words
+        from balkanwatch.core.folding import fold as normalise
 
         fts = fts_query(normalise(query))
         if not fts:
@@ -258,7 +252,7 @@ class Store:
                 str(r["id"]),
                 str(r["story_id"]),
                 r["signature"],
-                datetime.fromisoformat(r["fetched_at"]).timestamp(),
+                timestamp(r["fetched_at"]) or 0.0,
             )
 
     # -- matches ----------------------------------------------------------------------------

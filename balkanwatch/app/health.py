@@ -1,9 +1,9 @@
 """Outlet health: an outlet that keeps failing, or quietly stops producing articles, is reported.
 
-The decision is a pure function of the outlet's recent crawls (`balkanwatch.report.outlet_health`)
-and its last reported state, which is stored so that a restart neither repeats a warning nor
-forgets one. Operators (settings.yaml `operators`) get one alert when an outlet turns unhealthy
-and one when it recovers.
+The decision is a pure function of the outlet's recent crawls
+(`balkanwatch.app.report.outlet_health`) and its last reported state, which is stored so that a
+restart neither repeats a warning nor forgets one. Operators (settings.yaml `operators`) get one
+alert when an outlet turns unhealthy and one when it recovers.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from balkanwatch.config import Config
-from balkanwatch.report import outlet_health
-from pipelines.render import mask_secrets
-from pipelines.store import Store, utcnow
+from balkanwatch.app.report import outlet_health
+from balkanwatch.core.config import Config
+from balkanwatch.core.secrets import mask_secrets
+from balkanwatch.core.times import utcnow
+from balkanwatch.storage.store import Store
 
-log = logging.getLogger("balkanwatch.health")
+log = logging.getLogger("balkanwatch.app.health")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outlet_state (

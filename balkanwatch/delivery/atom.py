@@ -34,8 +34,9 @@ from typing import Any
 
 from lxml import etree
 
-from balkanwatch.config import Config, Outlet, Topic
-from pipelines.store import Store
+from balkanwatch.core.config import Config, Outlet, Topic
+from balkanwatch.core.times import parse_time
+from balkanwatch.storage.store import Store
 
 FEED_LIMIT = 50
 RELATED_LIMIT = 10  # copies of a story listed as related links
@@ -71,20 +72,6 @@ def clean_text(value: str | None, *, one_line: bool = False) -> str:
     """Text safe to put in XML: forbidden characters removed, optionally on one line."""
     text = _ILLEGAL_XML.sub("", value or "")
     return _SPACES.sub(" ", text).strip() if one_line else text.strip()
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 date or datetime as stored -> aware UTC datetime; None if absent or unreadable.
-    A date alone is midnight UTC; a time without offset is taken as UTC, as the store writes it."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def rfc3339(moment: datetime) -> str:

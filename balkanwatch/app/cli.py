@@ -11,9 +11,10 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from balkanwatch.config import Config, ConfigError, load_config
-from pipelines.render import mask_secrets
-from pipelines.store import Store
+from balkanwatch.core.config import Config, ConfigError, load_config
+from balkanwatch.core.secrets import mask_secrets
+from balkanwatch.core.times import parse_time
+from balkanwatch.storage.store import Store
 
 
 def _config(need_secrets: bool = True) -> Config:
@@ -32,14 +33,11 @@ def _archive(cfg: Config) -> Store:
 def _local_time(value: str | None, cfg: Config) -> str:
     if not value:
         return ""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+    moment = parse_time(value)
+    if moment is None:
         return value[:16]
     if len(value) <= 10:  # a bare date
         return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(cfg.settings.tz).strftime("%Y-%m-%d %H:%M")
 
 
@@ -97,7 +95,7 @@ def _jsonl(key: str, shape: str) -> Iterator[dict[str, Any]]:
 
 
 def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
-    from pipelines.extract import extract_article
+    from balkanwatch.analysis.extract import extract_article
 
     if args.jsonl:
         for rec in _jsonl("html", '{"url": ..., "html": ...}'):
@@ -121,7 +119,7 @@ def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
-    from pipelines.topics import TopicMatcher
+    from balkanwatch.analysis.topics import TopicMatcher
 
     matcher = TopicMatcher(_config(need_secrets=False).topics)
 
@@ -144,14 +142,14 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    from balkanwatch.report import status_report
+    from balkanwatch.app.report import status_report
 
     cfg = _config(need_secrets=False)
     report = status_report(cfg, _archive(cfg))
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2), file=out)
         return 0
-    from balkanwatch.report import format_status
+    from balkanwatch.app.report import format_status
 
     print(format_status(report, datetime.now(UTC)), file=out)
     return 0
@@ -179,7 +177,7 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_test_alert(args: argparse.Namespace, out: TextIO) -> int:
-    from pipelines.alerts import apprise_send, sample_message
+    from balkanwatch.delivery.alerts import apprise_send, sample_message
 
     cfg = _config()
     try:

@@ -27,7 +27,9 @@ from pydantic import (
     model_validator,
 )
 
-from pipelines.digest import parse_schedule
+from balkanwatch.core.keywords import parse_keyword
+from balkanwatch.core.schedule import parse_schedule
+from balkanwatch.core.secrets import mask_secrets
 
 DEFAULT_CONFIG_DIR = "config"
 CONFIG_FILES = ("settings.yaml", "outlets.yaml", "topics.yaml", "subscribers.yaml")
@@ -258,8 +260,6 @@ class Config:
 
 
 def mask_url(url: str) -> str:
-    from pipelines.render import mask_secrets
-
     return mask_secrets(url)
 
 
@@ -368,14 +368,13 @@ def load_config(
 
 
 def _check_keywords(path: Path, topics: list[Topic]) -> None:
-    """Compile each topic's keywords now, so a keyword the matcher cannot use stops start-up."""
-    from pipelines.topics import TopicMatcher
-
+    """Check each keyword's grammar now, so a keyword the matcher cannot use stops start-up."""
     for i, topic in enumerate(topics):
-        try:
-            TopicMatcher([topic])
-        except ValueError as e:
-            raise ConfigError(f"{path}: topics[{i}] ({topic.name}): {e}") from None
+        for raw in (*topic.keywords, *topic.require, *topic.exclude):
+            try:
+                parse_keyword(raw)
+            except ValueError as e:
+                raise ConfigError(f"{path}: topics[{i}] ({topic.name}): {e}") from None
 
 
 def _check_references(
