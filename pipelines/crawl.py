@@ -180,7 +180,7 @@ class IngestPipeline:
             with self.store.transaction():
                 for doc, _ in batch:
                     try:
-                        with self.store.db.atomic():  # a savepoint per article
+                        with self.store.savepoint():  # one article can fail alone
                             outcomes.append(self.ingester.ingest(doc))
                     except Exception as e:
                         outcomes.append(e)

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from balkanwatch.core.config import Config
 from balkanwatch.core.document import Document
-from balkanwatch.core.times import timestamp
+from balkanwatch.core.times import now, timestamp, to_iso
 from balkanwatch.storage.store import Store
 
 if TYPE_CHECKING:
     from balkanwatch.analysis.dedup import StoryIndex
-    from balkanwatch.analysis.topics import TopicMatch, TopicMatcher
+    from balkanwatch.analysis.topics import TopicMatcher
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,6 @@ class IngestResult:
     status: str  # new | duplicate | updated | unchanged
     topics: list[str]  # topics matched
     alerts_queued: int
-
-
-def matches_as_rows(matches: list[TopicMatch]) -> list[dict[str, Any]]:
-    return [
-        {"topic": m.name, "terms": list(m.terms), "where": list(m.where), "snippet": m.snippet}
-        for m in matches
-    ]
 
 
 def alert_rows(config: Config, story_id: int, article_id: int, topics: list[str]) -> list[dict]:
@@ -128,7 +121,7 @@ class Ingester:
         story_id = story or article_id
         matches = self.matcher.match(doc.title or "", doc.body)
         topics = [m.name for m in matches]
-        self.store.replace_matches(article_id, matches_as_rows(matches))
+        self.store.replace_matches(article_id, matches)
         queued = self._queue(story_id, article_id, topics)
         return IngestResult(article_id, story_id, "duplicate" if story else "new", topics, queued)
 
@@ -153,7 +146,7 @@ class Ingester:
         self.store.index_search(article_id, doc.title or "", doc.body)
         before = self.store.matched_topics(article_id)
         matches = self.matcher.match(doc.title or "", doc.body)
-        self.store.replace_matches(article_id, matches_as_rows(matches))
+        self.store.replace_matches(article_id, matches)
         # An edit alerts only for topics the article did not match before.
         new_topics = [m.name for m in matches if m.name not in before]
         queued = self._queue(story_id, article_id, new_topics)
@@ -171,10 +164,16 @@ def _ts(iso_time: str) -> float:
 
 
 def build_index(store: Store, window_days: float) -> StoryIndex:
-    """Rebuild the near-duplicate index from the stored signatures of the window."""
-    from datetime import UTC, datetime, timedelta
+    """Rebuild the near-duplicate index from the stored signatures of the window, first signing
+    again the articles whose signature was made with another folding (FOLD_VERSION)."""
+    from datetime import timedelta
 
-    from balkanwatch.analysis.dedup import StoryIndex
+    from balkanwatch.analysis.dedup import StoryIndex, content_hash, signature
 
-    since = (datetime.now(UTC) - timedelta(days=window_days)).isoformat(timespec="seconds")
+    since = to_iso(now() - timedelta(days=window_days))
+    while stale := store.stale_signatures(since):
+        with store.transaction():
+            for row in stale:
+                store.resign(row["id"], content_hash(row["text"]), signature(row["text"]) or None)
+        log.info("Signed %d stored articles again for the current text folding", len(stale))
     return StoryIndex.from_rows(store.signatures_since(since), window_days=window_days)

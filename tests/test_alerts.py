@@ -593,7 +593,7 @@ def queue_digest_story(
     clock; digests are cut by that time)."""
     result = world.ingest(slug, title, body, published=local(published).isoformat())
     assert result.alerts_queued == 1
-    world.store.db.execute(
+    world.store.engine.execute(
         "UPDATE alerts SET created_at = ? WHERE article_id = ?",
         (local(created).astimezone(UTC).isoformat(timespec="seconds"), result.article_id),
     )

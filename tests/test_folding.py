@@ -12,7 +12,7 @@ from balkanwatch.analysis.dedup import normalise_for_fingerprint
 from balkanwatch.analysis.topics import snippet_for_words
 from balkanwatch.core.folding import FOLD_VERSION, Folded, fold, fold_with_origin
 from balkanwatch.delivery.render import emphasis_spans
-from balkanwatch.storage.store import fts_query
+from balkanwatch.storage.search import fts_query
 
 ALPHABETS = {
     "sq": "abcçddheëfggjhijklllmnnjopqrrrssshttheuvxxhyzzh",

@@ -81,7 +81,7 @@ def test_a_bad_article_in_a_batch_costs_only_itself(pipeline: IngestPipeline) ->
 
 def test_many_articles_are_written_in_few_transactions(pipeline: IngestPipeline) -> None:
     commits = []
-    pipeline.store.db.conn.set_trace_callback(
+    pipeline.store.engine.db.conn.set_trace_callback(  # type: ignore[attr-defined]
         lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
     )
 

@@ -13,7 +13,6 @@ import logging
 import os
 import random
 import signal
-import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from balkanwatch.core.config import Config, Outlet
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import utcnow
 from balkanwatch.delivery.alerts import Deliverer
+from balkanwatch.storage.engine import DATABASE_ERRORS
 from balkanwatch.storage.store import Store
 
 log = logging.getLogger("balkanwatch.app.daemon")
@@ -179,11 +179,7 @@ class Supervisor:
         tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-2:])[-500:]
         with self.store.transaction():
             for outlet in outlets:
-                recorded = self.store.one(
-                    "SELECT 1 AS x FROM crawls WHERE outlet = ? AND started_at >= ?",
-                    (outlet.name, started_at),
-                )
-                if not recorded:
+                if not self.store.crawl_recorded_since(outlet.name, started_at):
                     self.store.record_crawl(
                         {
                             "outlet": outlet.name,
@@ -223,7 +219,7 @@ class Supervisor:
 
         try:
             write_topic_feeds(self.store, self.config, directory, datetime.now(UTC))
-        except (OSError, sqlite3.Error) as e:
+        except (OSError, *DATABASE_ERRORS) as e:  # type: ignore[misc]
             log.error("Writing Atom feeds to %s failed: %s", directory, e)
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -22,15 +22,6 @@ from balkanwatch.storage.store import Store
 
 log = logging.getLogger("balkanwatch.app.health")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outlet_state (
-    outlet TEXT PRIMARY KEY,
-    state TEXT NOT NULL,        -- healthy | failing | silent
-    since TEXT NOT NULL,
-    reason TEXT
-);
-"""
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -68,7 +59,6 @@ def operator_message(outlet: str, verdict: Verdict, previous: str) -> dict[str, 
 class HealthMonitor:
     def __init__(self, store: Store, config: Config) -> None:
         self.store, self.config = store, config
-        store.db.conn.executescript(SCHEMA)
 
     def check(self, outlet: str) -> Verdict | None:
         """Record the outlet's state; on a change, warn and queue operator alerts. The verdict
@@ -76,20 +66,11 @@ class HealthMonitor:
         s = self.config.settings
         verdict = judge(outlet_health(self.store, outlet), s.failure_threshold, s.empty_threshold)
         with self.store.transaction():
-            row = self.store.one("SELECT state FROM outlet_state WHERE outlet = ?", (outlet,))
-            previous = row["state"] if row else "healthy"
+            previous = self.store.outlet_state(outlet) or "healthy"
             if previous == verdict.state:
                 return None
             since = utcnow()
-            self.store.db.table("outlet_state").upsert(
-                {
-                    "outlet": outlet,
-                    "state": verdict.state,
-                    "since": since,
-                    "reason": verdict.reason,
-                },
-                pk="outlet",
-            )
+            self.store.set_outlet_state(outlet, verdict.state, since, verdict.reason)
             message = operator_message(outlet, verdict, previous)
             for name in s.operators:
                 self.store.queue_alert(

@@ -12,9 +12,7 @@ from balkanwatch.storage.store import Store
 
 def outlet_health(store: Store, outlet: str, limit: int = 200) -> dict[str, Any]:
     """Last crawl, consecutive failures and consecutive runs without a new article."""
-    crawls = store.rows(
-        "SELECT * FROM crawls WHERE outlet = ? ORDER BY id DESC LIMIT ?", (outlet, limit)
-    )
+    crawls = store.recent_crawls(outlet, limit)
     failures = next((i for i, c in enumerate(crawls) if c["status"] != "error"), len(crawls))
     empty = next((i for i, c in enumerate(crawls) if c["new_articles"]), len(crawls))
     last = crawls[0] if crawls else None
@@ -26,25 +24,16 @@ def outlet_health(store: Store, outlet: str, limit: int = 200) -> dict[str, Any]
         "new_articles": last["new_articles"] if last else 0,
         "consecutive_failures": failures,
         "runs_without_new": empty,
-        "articles": store.one("SELECT count(*) AS n FROM articles WHERE outlet = ?", (outlet,))[
-            "n"
-        ],  # type: ignore[index]
+        "articles": store.count_articles(outlet),
     }
 
 
 def status_report(cfg: Config, store: Store) -> dict[str, Any]:
     try:
         outlets = [{**outlet_health(store, o.name), "enabled": o.enabled} for o in cfg.outlets]
-        alerts = {
-            r["status"]: r["n"]
-            for r in store.rows("SELECT status, count(*) AS n FROM alerts GROUP BY status")
-        }
-        failing = store.rows(
-            "SELECT id, subscriber, kind, status, attempts, last_error, next_attempt_at "
-            "FROM alerts WHERE status = 'failed' OR (status = 'pending' AND attempts > 0) "
-            "ORDER BY id LIMIT 20"
-        )
-        total = store.one("SELECT count(*) AS n FROM articles")["n"]  # type: ignore[index]
+        alerts = store.alert_counts()
+        failing = store.alerts_with_errors(20)
+        total = store.count_articles()
     finally:
         store.close()
     return {

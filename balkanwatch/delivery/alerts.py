@@ -231,7 +231,7 @@ class Deliverer:
         now = self.clock()
         if not self.store.claim(listed["id"], now, SEND_TIMEOUT * urls + LEASE_MARGIN):
             return None  # sent already, or another process is sending it
-        row = self.store.one("SELECT * FROM alerts WHERE id = ?", (listed["id"],))
+        row = self.store.alert(listed["id"])
         # Listed before the claim: another deliverer may have failed it since and set a retry time.
         if row is not None and (row["next_attempt_at"] or "") > iso(now):
             self.store.release(listed["id"])
@@ -284,9 +284,7 @@ class Deliverer:
             if error is None:
                 done.add(key)
                 # Committed now, before the next URL: see the module docstring.
-                self.store.db.table("alerts").update(
-                    row["id"], {"delivered": json.dumps(sorted(done))}
-                )
+                self.store.mark_delivered(row["id"], done)
             else:
                 errors.append(f"{mask_secrets(url)}: {redact(error)}")
         return errors
@@ -331,14 +329,8 @@ class Deliverer:
         art = self.store.article(article_id)
         if art is None:
             return None
-        match = self.store.one(
-            "SELECT terms, snippet FROM matches WHERE article_id = ? AND topic = ?",
-            (article_id, topic_name),
-        )
-        others = self.store.rows(
-            "SELECT outlet, url FROM articles WHERE story_id = ? AND id != ? ORDER BY id",
-            (art["story_id"], article_id),
-        )
+        match = self.store.match(article_id, topic_name)
+        others = self.store.story_copies(art["story_id"], except_id=article_id)
         topic_title = next(
             (t.title for t in self.config.topics if t.name == topic_name), topic_name
         )
@@ -348,8 +340,8 @@ class Deliverer:
             outlet=self.outlet_title(art["outlet"]),
             published=parse_time(art["published"]),
             topic_title=topic_title,
-            terms=json.loads(match["terms"]) if match else [],
-            snippet=(match or {}).get("snippet") or "",
+            terms=list(match.terms) if match else [],
+            snippet=match.snippet if match else "",
             also=[(self.outlet_title(o["outlet"]), o["url"]) for o in others],
         )
 
@@ -384,7 +376,7 @@ class Deliverer:
                 return 0  # an empty period sends nothing
             # Stories left from earlier periods (no digest was closed then) go in this one, and
             # its period says so.
-            oldest = min(datetime.fromisoformat(i["created_at"]) for i in items)
+            oldest = min(parse_time(i["created_at"]) or now for i in items)
             start = min(start, period_containing(schedule, oldest, tz)[0])
             payload = {
                 "start": start.isoformat(),
@@ -399,23 +391,15 @@ class Deliverer:
             }
             if not self.store.queue_alert(row):
                 return 0  # this period's digest exists: the stragglers wait for the next one
-            digest_id = self.store.one("SELECT id FROM alerts WHERE dedup_key = ?", (key,))["id"]  # type: ignore[index]
-            marks = ",".join("?" * len(items))
-            self.store.db.execute(
-                f"UPDATE alerts SET digest_id = ? WHERE id IN ({marks})",
-                [digest_id, *[i["id"] for i in items]],
-            )
+            digest_id = self.store.alert_id_for(key)
+            assert digest_id is not None  # queued just now, in this transaction
+            self.store.attach_to_digest(digest_id, [i["id"] for i in items])
         return 1
 
     def _open_items(self, sub: Subscriber, end_iso: str) -> list[dict[str, Any]]:
         """The subscriber's stories queued before `end_iso` that no digest carries yet; those of
         topics the subscriber has stopped following are dropped instead."""
-        items = self.store.rows(
-            "SELECT id, article_id, topic, created_at FROM alerts WHERE subscriber = ? AND "
-            "kind = 'digest-item' AND digest_id IS NULL AND status = 'pending' "
-            "AND created_at < ? ORDER BY id",
-            (sub.name, end_iso),
-        )
+        items = self.store.open_digest_items(sub.name, end_iso)
         for item in items:
             if not sub.wants(item["topic"]):
                 reason = f"subscriber no longer follows topic {item['topic']}"

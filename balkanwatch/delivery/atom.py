@@ -35,6 +35,7 @@ from typing import Any
 from lxml import etree
 
 from balkanwatch.core.config import Config, Outlet, Topic
+from balkanwatch.core.document import split_seed
 from balkanwatch.core.times import parse_time
 from balkanwatch.storage.store import Store
 
@@ -80,29 +81,12 @@ def rfc3339(moment: datetime) -> str:
 
 # -- reading the database ---------------------------------------------------------------------
 
-# The first matched article of each story, newest story first. julianday() compares instants,
-# not strings, so "+01:00" and "+00:00" times sort correctly; min() clamps a future published
-# time to the fetch time (scalar min() is NULL if published is, hence the coalesce).
-_ENTRIES_SQL = """
-WITH hits AS (
-    SELECT a.id, a.url, a.outlet, a.title, a.text, a.published, a.fetched_at, a.updated_at,
-           a.language, a.story_id, m.terms, m.snippet,
-           row_number() OVER (PARTITION BY coalesce(a.story_id, a.id) ORDER BY a.id) AS copy
-    FROM matches m JOIN articles a ON a.id = m.article_id
-    WHERE m.topic = ?
-)
-SELECT * FROM hits WHERE copy = 1
-ORDER BY coalesce(min(julianday(published), julianday(fetched_at)), julianday(fetched_at)) DESC,
-         id DESC
-LIMIT ?
-"""
-
 
 def topic_entries(
     store: Store, topic: str, outlets: Mapping[str, Outlet], limit: int = FEED_LIMIT
 ) -> list[FeedEntry]:
     """The latest `limit` stories that matched `topic`, newest first."""
-    rows = store.rows(_ENTRIES_SQL, (topic, limit))
+    rows = store.topic_stories(topic, limit)
     related = _related_urls(store, rows)
     return [_entry(row, outlets.get(row["outlet"]), related.get(row["id"], ())) for row in rows]
 
@@ -112,12 +96,8 @@ def _related_urls(store: Store, rows: list[dict[str, Any]]) -> dict[int, tuple[s
     first_of = {r["story_id"]: r["id"] for r in rows if r["story_id"] is not None}
     if not first_of:
         return {}
-    marks = ",".join("?" * len(first_of))
     found: dict[int, list[str]] = {}
-    for r in store.rows(
-        f"SELECT story_id, id, url FROM articles WHERE story_id IN ({marks}) ORDER BY id",
-        list(first_of),
-    ):
+    for r in store.story_urls(first_of):
         first = first_of[r["story_id"]]
         if r["id"] != first:
             found.setdefault(first, []).append(r["url"])
@@ -130,7 +110,7 @@ def _entry(row: dict[str, Any], outlet: Outlet | None, related: tuple[str, ...])
     from_page = published is not None and published <= fetched
     when = published if from_page and published else fetched
     edited = parse_time(row["updated_at"])
-    title = row["title"] or (row["text"] or "").partition("\n")[0] or row["url"]
+    title = row["title"] or split_seed(row["text"] or "")[0] or row["url"]
     try:
         terms = tuple(str(t) for t in json.loads(row["terms"] or "[]"))
     except (json.JSONDecodeError, TypeError):

@@ -1,0 +1,1 @@
+"""Storage: every SQL statement of balkanwatch, behind `Store` (SQLite or PostgreSQL)."""

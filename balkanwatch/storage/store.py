@@ -1,172 +1,85 @@
-"""Storage: the SQLite database, kept with sqlite-utils, that users query and browse.
+"""The store: every read and write of balkanwatch's database, behind one typed interface.
 
-One class owns the connection and the schema; every multi-row write goes through `transaction()`,
-which takes the write lock up front (BEGIN IMMEDIATE). sqlite-utils' own `atomic()` opens a
-deferred transaction, which under a concurrent writer (the daemon delivering alerts while a child
-crawl stores articles) can fail with "database is locked" instead of waiting for the lock.
+Callers (the pipelines, the deliverer, the daemon, the CLI) use methods; SQL lives in this
+package only. The same methods run on SQLite (default, a file kept with sqlite-utils) and
+PostgreSQL (several daemons on several hosts sharing one database); see `engine.py`.
+
+Opening a store runs the schema migrations (`migrations.py`), so an older database upgrades in
+place before anything reads it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import secrets
-import socket
-import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
+from balkanwatch.analysis.topics import TopicMatch
+from balkanwatch.core.folding import FOLD_VERSION
+from balkanwatch.core.times import timestamp, utcnow
+from balkanwatch.storage import search
+from balkanwatch.storage.engine import Engine, connect, is_postgres_url
+from balkanwatch.storage.migrations import migrate
+from balkanwatch.storage.outbox import Outbox
 
-from balkanwatch.core.times import iso, timestamp, utcnow
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id INTEGER PRIMARY KEY,
-    url TEXT NOT NULL UNIQUE,          -- canonical URL
-    outlet TEXT NOT NULL,
-    title TEXT,
-    text TEXT NOT NULL,                -- seed form: title line, then the body
-    published TEXT,                    -- ISO 8601 or NULL
-    fetched_at TEXT NOT NULL,
-    updated_at TEXT,
-    language TEXT,
-    author TEXT,
-    sitename TEXT,
-    story_id INTEGER,                  -- id of the first article of the story
-    content_hash TEXT,
-    signature BLOB                     -- MinHash of the body, for near-duplicate detection
-);
-CREATE INDEX IF NOT EXISTS articles_story ON articles(story_id);
-CREATE INDEX IF NOT EXISTS articles_hash ON articles(content_hash);
-CREATE INDEX IF NOT EXISTS articles_fetched ON articles(fetched_at);
-CREATE TABLE IF NOT EXISTS aliases (    -- every other URL an article was seen under
-    url TEXT PRIMARY KEY,
-    article_id INTEGER NOT NULL REFERENCES articles(id)
-);
-CREATE TABLE IF NOT EXISTS matches (
-    article_id INTEGER NOT NULL REFERENCES articles(id),
-    topic TEXT NOT NULL,
-    terms TEXT NOT NULL,               -- JSON list of the words as they appeared
-    location TEXT NOT NULL,            -- JSON list: title, body
-    snippet TEXT,
-    matched_at TEXT NOT NULL,
-    PRIMARY KEY (article_id, topic)
-);
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY,
-    subscriber TEXT NOT NULL,
-    kind TEXT NOT NULL,                -- instant | digest-item | digest | operator
-    story_id INTEGER,
-    topic TEXT,
-    article_id INTEGER,
-    digest_id INTEGER,                 -- for digest-item rows: the digest that carried it
-    status TEXT NOT NULL DEFAULT 'pending',   -- pending | sent | failed
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    created_at TEXT NOT NULL,
-    next_attempt_at TEXT,
-    sent_at TEXT,
-    dedup_key TEXT NOT NULL UNIQUE,    -- one per subscriber, story and topic (or digest period)
-    delivered TEXT,                    -- JSON list of digests of the apprise URLs already done
-    lease_until REAL,                  -- a deliverer is sending it until then (unix time)
-    lease_owner TEXT,                  -- host:pid of that deliverer
-    payload TEXT                       -- JSON: what a digest or operator alert contained
-);
-CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, next_attempt_at);
-CREATE TABLE IF NOT EXISTS validators (  -- HTTP validators per feed/sitemap/homepage URL
-    url TEXT PRIMARY KEY,
-    etag TEXT,
-    last_modified TEXT,
-    checked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS crawls (
-    id INTEGER PRIMARY KEY,
-    outlet TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    status TEXT NOT NULL,              -- ok | error
-    error TEXT,
-    discovered INTEGER DEFAULT 0,
-    new_articles INTEGER DEFAULT 0,
-    requests INTEGER DEFAULT 0,
-    not_modified INTEGER DEFAULT 0,
-    matched INTEGER DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS crawls_outlet ON crawls(outlet, started_at);
--- Full-text search over accent- and script-folded copies of title and text, so a Latin query finds
--- Cyrillic articles and the reverse; rowid = articles.id.
-CREATE VIRTUAL TABLE IF NOT EXISTS articles_search USING fts5(title, text, tokenize='unicode61');
-"""
+_CHUNK = 500  # URLs per IN (...) query
 
 
-class Store:
-    """The balkanwatch database. Safe for one writer per process; processes share it through WAL."""
+class Store(Outbox):
+    """The balkanwatch database; one connection, one writer at a time within a process."""
 
-    def __init__(self, path: str | Path, timeout: float = 60.0) -> None:
-        path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=timeout)
-        self.path = path
-        # Who holds a lease: the host and process (so a killed holder is seen as gone) and this
-        # connection (so two deliverers in one process still exclude each other).
-        self.lease_owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self.db = Database(conn)
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.enable_wal()  # outside any transaction, as SQLite requires
-        # NORMAL is durable for committed transactions in WAL mode except on power loss of the OS
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.conn.executescript(SCHEMA)
+    def __init__(self, database: str | Path, timeout: float = 60.0) -> None:
+        self.database = str(database)
+        self.path = Path(database) if not is_postgres_url(database) else None
+        self.engine: Engine = connect(database, timeout)
+        migrate(self.engine, utcnow())
+        super().__init__(self.engine)
 
     def close(self) -> None:
-        self.db.close()
+        self.engine.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Database]:
-        """One atomic write that waits for the lock instead of failing under another writer."""
-        conn = self.db.conn
-        if conn.in_transaction:  # nested: ride along the outer transaction
-            yield self.db
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """One atomic write; it waits for the lock instead of failing under another writer."""
+        return self.engine.transaction()
 
-    def one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
-        return next(iter(self.db.query(sql, list(params))), None)
+    def savepoint(self) -> contextlib.AbstractContextManager[None]:
+        """A part of the current transaction that fails alone (one article of a batch)."""
+        return self.engine.savepoint()
 
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, list(params)))
+        """A read-only ad-hoc query (tests, operators' scripts); the product uses methods."""
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            raise ValueError("Store.rows is for SELECT statements only")
+        return self.engine.query(sql, params)
+
+    def one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
 
     # -- the seen-set: canonical URLs and aliases -------------------------------------------
 
     def article_id_for(self, url: str) -> int | None:
-        row = self.one(
+        row = self.engine.one(
             "SELECT id FROM articles WHERE url = ? UNION ALL "
             "SELECT article_id FROM aliases WHERE url = ? LIMIT 1",
             (url, url),
         )
-        return row["id"] if row else None
+        return int(row["id"]) if row else None
 
     def seen_urls(self, urls: Iterable[str]) -> dict[str, str]:
         """Which of these URLs are stored (as canonical URL or alias), each with the time its
         article was last fetched; one query per batch of 500."""
         urls = list(dict.fromkeys(urls))
         seen: dict[str, str] = {}
-        for i in range(0, len(urls), 500):
-            chunk = urls[i : i + 500]
+        for i in range(0, len(urls), _CHUNK):
+            chunk = urls[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            for r in self.db.query(
+            for r in self.engine.query(
                 f"SELECT url, coalesce(updated_at, fetched_at) AS at FROM articles "
                 f"WHERE url IN ({marks}) UNION ALL "
-                f"SELECT s.url, coalesce(a.updated_at, a.fetched_at) FROM aliases s "
+                f"SELECT s.url, coalesce(a.updated_at, a.fetched_at) AS at FROM aliases s "
                 f"JOIN articles a ON a.id = s.article_id WHERE s.url IN ({marks})",
                 chunk + chunk,
             ):
@@ -174,226 +87,208 @@ class Store:
         return seen
 
     def add_aliases(self, article_id: int, urls: Iterable[str]) -> None:
-        own = self.one("SELECT url FROM articles WHERE id = ?", (article_id,))
-        rows = [{"url": u, "article_id": article_id} for u in urls if own and u != own["url"]]
-        if rows:
-            self.db.table("aliases").insert_all(rows, ignore=True)
+        own = self.engine.one("SELECT url FROM articles WHERE id = ?", (article_id,))
+        for url in urls:
+            if own and url != own["url"]:
+                self.engine.execute(
+                    "INSERT INTO aliases (url, article_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (url, article_id),
+                )
 
     # -- articles ---------------------------------------------------------------------------
 
     def article(self, article_id: int) -> dict[str, Any] | None:
-        return self.one("SELECT * FROM articles WHERE id = ?", (article_id,))
+        return self.engine.one("SELECT * FROM articles WHERE id = ?", (article_id,))
+
+    def count_articles(self, outlet: str | None = None) -> int:
+        if outlet is None:
+            row = self.engine.one("SELECT count(*) AS n FROM articles")
+        else:
+            row = self.engine.one("SELECT count(*) AS n FROM articles WHERE outlet = ?", (outlet,))
+        return int(row["n"]) if row else 0
 
     def story_by_hash(self, content_hash: str) -> int | None:
-        row = self.one(
+        row = self.engine.one(
             "SELECT story_id FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1",
             (content_hash,),
         )
-        return row["story_id"] if row else None
+        return int(row["story_id"]) if row else None
+
+    def story_copies(self, story_id: int, except_id: int | None = None) -> list[dict[str, Any]]:
+        """The articles of a story in the order they were stored: id, outlet, url, times."""
+        rows = self.engine.query(
+            "SELECT id, outlet, url, title, published, fetched_at FROM articles "
+            "WHERE story_id = ? ORDER BY id",
+            (story_id,),
+        )
+        return [r for r in rows if r["id"] != except_id]
 
     def insert_article(self, row: dict[str, Any]) -> int:
         """Insert a new article; its story is itself unless `story_id` is given."""
-        table = self.db.table("articles")
-        table.insert(row)
-        article_id = int(table.last_pk)  # type: ignore[arg-type]
+        row = _with_fold_version(row)
+        article_id = self.engine.insert(
+            f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+            "RETURNING id",
+            list(row.values()),
+        )
         if not row.get("story_id"):
-            self.db.execute(
+            self.engine.execute(
                 "UPDATE articles SET story_id = ? WHERE id = ?", (article_id, article_id)
             )
         return article_id
 
     def update_article(self, article_id: int, changes: dict[str, Any]) -> None:
-        self.db.table("articles").update(article_id, changes)
-
-    def index_search(self, article_id: int, title: str, text: str) -> None:
-        from balkanwatch.core.folding import fold as normalise
-
-        self.db.execute("DELETE FROM articles_search WHERE rowid = ?", (article_id,))
-        self.db.execute(
-            "INSERT INTO articles_search (rowid, title, text) VALUES (?, ?, ?)",
-            (article_id, normalise(title), normalise(text)),
+        changes = _with_fold_version(changes)
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        self.engine.execute(
+            f"UPDATE articles SET {sets} WHERE id = ?", [*changes.values(), article_id]
         )
-
-    def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
-        """Articles matching every word of the query, newest first, each with a snippet in the
-        article's own spelling and script (the index itself holds folded text only)."""
-        from balkanwatch.analysis.topics import snippet_for_words
-        from balkanwatch.core.folding import fold as normalise
-
-        fts = fts_query(normalise(query))
-        if not fts:
-            return []
-        rows = self.rows(
-            "SELECT a.id, a.url, a.outlet, a.title, a.published, a.fetched_at, a.text "
-            "FROM articles_search JOIN articles a ON a.id = articles_search.rowid "
-            "WHERE articles_search MATCH ? "
-            "ORDER BY coalesce(a.published, a.fetched_at) DESC LIMIT ?",
-            (fts, limit),
-        )
-        words = query.split()
-        for row in rows:
-            text = row.pop("text")
-            body = text.partition("\n")[2]  # a sentence of the body says more than the title
-            row["snippet"] = (
-                snippet_for_words(body, words)
-                or snippet_for_words(text, words)
-                or " ".join(body.split())[:200]
-            )
-        return rows
 
     def signatures_since(self, since_iso: str) -> Iterator[tuple[str, str, bytes, float]]:
-        """(key, story_id, signature, seen_at) rows for rebuilding the near-duplicate index."""
-        for r in self.db.query(
+        """(key, story_id, signature, seen_at) rows for rebuilding the near-duplicate index;
+        only signatures made with today's folding (see `stale_signatures`)."""
+        for r in self.engine.query(
             "SELECT id, story_id, signature, fetched_at FROM articles "
-            "WHERE signature IS NOT NULL AND fetched_at >= ?",
-            [since_iso],
+            "WHERE signature IS NOT NULL AND fetched_at >= ? AND fold_version = ?",
+            (since_iso, FOLD_VERSION),
         ):
             yield (
                 str(r["id"]),
                 str(r["story_id"]),
-                r["signature"],
+                bytes(r["signature"]),
                 timestamp(r["fetched_at"]) or 0.0,
             )
+
+    def stale_signatures(self, since_iso: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Articles in the dedup window whose signature was made with another folding (or none
+        recorded, before release 0.2): they must be signed again."""
+        return self.engine.query(
+            "SELECT id, text FROM articles WHERE fetched_at >= ? "
+            "AND (fold_version IS NULL OR fold_version != ?) ORDER BY id LIMIT ?",
+            (since_iso, FOLD_VERSION, limit),
+        )
+
+    def resign(self, article_id: int, content_hash: str, signature: bytes | None) -> None:
+        self.update_article(article_id, {"content_hash": content_hash, "signature": signature})
 
     # -- matches ----------------------------------------------------------------------------
 
     def matched_topics(self, article_id: int) -> set[str]:
-        return {
-            r["topic"]
-            for r in self.db.query("SELECT topic FROM matches WHERE article_id = ?", [article_id])
-        }
+        rows = self.engine.query("SELECT topic FROM matches WHERE article_id = ?", (article_id,))
+        return {r["topic"] for r in rows}
 
-    def replace_matches(self, article_id: int, matches: list[dict[str, Any]]) -> None:
-        self.db.execute("DELETE FROM matches WHERE article_id = ?", (article_id,))
-        if matches:
-            self.db.table("matches").insert_all(
-                [
-                    {
-                        "article_id": article_id,
-                        "topic": m["topic"],
-                        "terms": json.dumps(m["terms"], ensure_ascii=False),
-                        "location": json.dumps(m["where"]),
-                        "snippet": m["snippet"],
-                        "matched_at": utcnow(),
-                    }
-                    for m in matches
-                ]
+    def replace_matches(self, article_id: int, matches: Iterable[TopicMatch]) -> None:
+        self.engine.execute("DELETE FROM matches WHERE article_id = ?", (article_id,))
+        now = utcnow()
+        for m in matches:
+            self.engine.execute(
+                "INSERT INTO matches (article_id, topic, terms, location, snippet, matched_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    article_id,
+                    m.name,
+                    json.dumps(list(m.terms), ensure_ascii=False),
+                    json.dumps(list(m.where)),
+                    m.snippet,
+                    now,
+                ),
             )
 
-    # -- alerts (the outbox) ----------------------------------------------------------------
-
-    def queue_alert(self, row: dict[str, Any]) -> bool:
-        """Add an alert unless one with the same dedup_key exists; True if added."""
-        row = {"status": "pending", "attempts": 0, "created_at": utcnow(), **row}
-        cur = self.db.execute(
-            f"INSERT OR IGNORE INTO alerts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-            list(row.values()),
+    def match(self, article_id: int, topic: str) -> TopicMatch | None:
+        row = self.engine.one(
+            "SELECT topic, terms, location, snippet FROM matches "
+            "WHERE article_id = ? AND topic = ?",
+            (article_id, topic),
         )
-        return cur.rowcount == 1
+        return _match_of(row) if row else None
 
-    def due_alerts(
-        self, now_iso: str, kinds: tuple[str, ...] = ("instant", "digest", "operator")
-    ) -> list[dict[str, Any]]:
-        marks = ",".join("?" * len(kinds))
-        return self.rows(
-            f"SELECT * FROM alerts WHERE status = 'pending' AND kind IN ({marks}) "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id",
-            [*kinds, now_iso],
-        )
+    # -- search -----------------------------------------------------------------------------
 
-    def claim(self, alert_id: int, now: float, lease: float = 300.0) -> bool:
-        """Take a pending alert for sending, so two deliverers (the daemon and a manual crawl)
-        never send the same row at once. A lease ends when it expires or, at once, when the
-        process holding it is gone (killed on this host), so a restart after a crash resends
-        without waiting."""
-        me = self.lease_owner
-        with self.transaction():
-            row = self.one(
-                "SELECT status, lease_until, lease_owner, next_attempt_at FROM alerts WHERE id = ?",
-                (alert_id,),
+    def index_search(self, article_id: int, title: str, text: str) -> None:
+        search.index(self.engine, article_id, title, text)
+
+    def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Articles matching every word of the query, newest first, each with a snippet in the
+        article's own spelling and script."""
+        return search.search(self.engine, query, limit)
+
+    # -- Atom feeds ---------------------------------------------------------------------------
+
+    def topic_stories(self, topic: str, limit: int) -> list[dict[str, Any]]:
+        """The first matched article of each story of `topic`, newest story first, with the
+        match's terms (a JSON list) and snippet."""
+        return self.engine.query(search.topic_stories_sql(self.engine.dialect), (topic, limit))
+
+    def story_urls(self, story_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """(story_id, id, url) of every article of these stories, in the order stored."""
+        ids = list(dict.fromkeys(story_ids))
+        rows: list[dict[str, Any]] = []
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            rows += self.engine.query(
+                f"SELECT story_id, id, url FROM articles WHERE story_id IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY id",
+                chunk,
             )
-            if row is None or row["status"] != "pending":
-                return False
-            if (row["next_attempt_at"] or "") > iso(now):
-                return False  # failed by another deliverer since it was listed: not due yet
-            held = row["lease_until"] is not None and row["lease_until"] >= now
-            if held and row["lease_owner"] != me and not _owner_gone(row["lease_owner"]):
-                return False
-            self.db.execute(
-                "UPDATE alerts SET lease_until = ?, lease_owner = ? WHERE id = ?",
-                (now + lease, me, alert_id),
-            )
-        return True
-
-    def release(self, alert_id: int) -> None:
-        """Give up our lease; one that ran out and was taken over is the new holder's."""
-        self.db.execute(
-            "UPDATE alerts SET lease_until = NULL, lease_owner = NULL "
-            "WHERE id = ? AND lease_owner = ?",
-            (alert_id, self.lease_owner),
-        )
-
-    def mark_sent(self, alert_id: int, now_iso: str) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE alerts SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
-                "last_error = NULL, next_attempt_at = NULL WHERE id = ? AND status = 'pending'",
-                (now_iso, alert_id),
-            )
-            # Stories carried by a digest are sent with it.
-            self.db.execute(
-                "UPDATE alerts SET status = 'sent', sent_at = ? WHERE digest_id = ?",
-                (now_iso, alert_id),
-            )
-
-    def mark_attempt_failed(
-        self, alert_id: int, error: str, next_attempt_iso: str | None, give_up: bool = False
-    ) -> None:
-        self.db.execute(
-            "UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
-            "status = CASE WHEN ? THEN 'failed' ELSE status END WHERE id = ?",
-            (error[:1000], next_attempt_iso, give_up, alert_id),
-        )
+        return rows
 
     # -- HTTP validators (conditional requests) ---------------------------------------------
 
     def validators(self, url: str) -> dict[str, Any] | None:
-        return self.one("SELECT etag, last_modified FROM validators WHERE url = ?", (url,))
+        return self.engine.one("SELECT etag, last_modified FROM validators WHERE url = ?", (url,))
 
     def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        self.db.table("validators").upsert(
-            {"url": url, "etag": etag, "last_modified": last_modified, "checked_at": utcnow()},
-            pk="url",
+        self.engine.execute(
+            "INSERT INTO validators (url, etag, last_modified, checked_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
+            "last_modified = excluded.last_modified, checked_at = excluded.checked_at",
+            (url, etag, last_modified, utcnow()),
         )
 
-    # -- crawl records ----------------------------------------------------------------------
+    # -- crawl records and outlet health ----------------------------------------------------
 
     def record_crawl(self, row: dict[str, Any]) -> None:
-        self.db.table("crawls").insert(row)
+        self.engine.execute(
+            f"INSERT INTO crawls ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+
+    def recent_crawls(self, outlet: str, limit: int = 200) -> list[dict[str, Any]]:
+        return self.engine.query(
+            "SELECT * FROM crawls WHERE outlet = ? ORDER BY id DESC LIMIT ?", (outlet, limit)
+        )
+
+    def crawl_recorded_since(self, outlet: str, started_at: str) -> bool:
+        return (
+            self.engine.one(
+                "SELECT 1 AS x FROM crawls WHERE outlet = ? AND started_at >= ? LIMIT 1",
+                (outlet, started_at),
+            )
+            is not None
+        )
+
+    def outlet_state(self, outlet: str) -> str | None:
+        row = self.engine.one("SELECT state FROM outlet_state WHERE outlet = ?", (outlet,))
+        return row["state"] if row else None
+
+    def set_outlet_state(self, outlet: str, state: str, since: str, reason: str) -> None:
+        self.engine.execute(
+            "INSERT INTO outlet_state (outlet, state, since, reason) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (outlet) DO UPDATE SET state = excluded.state, "
+            "since = excluded.since, reason = excluded.reason",
+            (outlet, state, since, reason),
+        )
 
 
-def fts_query(folded: str) -> str:
-    """An FTS5 query from a folded user query: every word must appear, FTS syntax is inert,
-    and a trailing * keeps its meaning of a prefix."""
-    terms = []
-    for word in folded.split():
-        prefix = word.endswith("*")
-        word = word.replace('"', "").strip("*")
-        if word:
-            terms.append(f'"{word}"' + ("*" if prefix else ""))
-    return " ".join(terms)
+def _with_fold_version(row: dict[str, Any]) -> dict[str, Any]:
+    """A row that sets a signature records the folding it was made with."""
+    return {**row, "fold_version": FOLD_VERSION} if "signature" in row else row
 
 
-def _owner_gone(owner: str | None) -> bool:
-    """True when a lease's holder was a process on this host that no longer runs."""
-    host, _, rest = (owner or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+def _match_of(row: dict[str, Any]) -> TopicMatch:
+    return TopicMatch(
+        name=row["topic"],
+        terms=list(json.loads(row["terms"] or "[]")),
+        where=list(json.loads(row["location"] or "[]")),
+        snippet=row["snippet"] or "",
+    )

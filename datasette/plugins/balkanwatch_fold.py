@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from balkanwatch.core.folding import fold as normalise
-from balkanwatch.storage.store import fts_query as _fts_query
+from balkanwatch.storage.search import fts_query as _fts_query
 
 try:
     from datasette import hookimpl
