@@ -75,8 +75,9 @@ ASSET_EXTENSIONS = frozenset(
 )
 
 ARTICLE_SCORE = 3.0  # the score from which a link is an article
+_PAGE_SAYS_NO = -2.0  # with examples: a score this low overrules a template match
 _WORD_RE = re.compile(r"[^\W\d_]+")
-_DIGITS_RE = re.compile(r"\d{4,}")
+_DIGITS_RE = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -225,11 +226,12 @@ def _block(anchor: lxml.html.HtmlElement, depth: int = 3) -> tuple[str, ...]:
 def _template_key(link: _Link) -> tuple[str, ...]:
     """The link's path template with section names kept: siblings share it."""
     # Section names are kept, but not in the last place: /foto-ditore/georgia/ and
-    # /foto-ditore/nick-4/ are siblings, whatever words name them.
+    # /foto-ditore/nick-4/ are siblings, whatever words name them. Script names
+    # (news.php, galerija.php) are kept wherever they are.
     last = len(link.tokens) - 1
     parts = [
         f"{t.literal}.{t.ext}"
-        if t.cls == "word" and i < last
+        if t.cls == "word" and (i < last or t.ext)
         else f"{{{'text' if t.cls in ('word', 'slug') else t.cls}}}.{t.ext}"
         for i, t in enumerate(link.tokens)
     ]
@@ -308,7 +310,7 @@ def _series(links: list[_Link], groups: dict[tuple[str, ...], list[int]]) -> set
         names: dict[str, set[str]] = defaultdict(set)
         for i in members:
             link = links[i]
-            ident = "".join(_DIGITS_RE.findall(link.url))
+            ident = " ".join(_DIGITS_RE.findall(link.url))
             for key in _names(link):
                 names[key].add(ident)
         repeated = {key for key, idents in names.items() if len(idents) >= 2}
@@ -401,11 +403,14 @@ def _warm(
     for link, (score, why) in zip(links, cold, strict=True):
         if score <= -9:
             verdicts.append(Verdict(link.url, False, score, why, link.title))
+        elif score <= _PAGE_SAYS_NO and url_filter.matches(link.url):
+            # the URL has the articles' shape, but the page lists it among menus or names
+            verdicts.append(Verdict(link.url, False, score, f"template, but {why}", link.title))
         elif url_filter.matches(link.url):
             verdicts.append(
                 Verdict(link.url, True, score, "matches a learned template", link.title)
             )
-        elif score >= ARTICLE_SCORE + 1 and _shape(link.tokens) in shapes:
+        elif score >= ARTICLE_SCORE and _shape(link.tokens) in shapes:
             verdicts.append(
                 Verdict(link.url, True, score, f"a learned template's shape; {why}", link.title)
             )

@@ -53,10 +53,21 @@ class Token:
     ext: str = ""
     words: int = 0  # words of a slug, slugid or dateslug
     digits: int = 0  # digits of a number or of the id inside a slugid
+    text: str = ""  # the segment as written (lower-cased, unquoted, without extension)
 
 
 def segment_token(segment: str) -> Token:
     """The token of one (already unquoted) path segment."""
+    token = _classify(segment)
+    return Token(token.cls, token.literal, token.ext, token.words, token.digits, _stem(segment))
+
+
+def _stem(segment: str) -> str:
+    stem, dot, tail = segment.lower().rpartition(".")
+    return stem if dot and stem and tail in _EXTENSIONS else segment.lower()
+
+
+def _classify(segment: str) -> Token:
     text = segment.lower()
     ext = ""
     stem, dot, tail = text.rpartition(".")
@@ -147,9 +158,11 @@ class Slot:
 
 @dataclass(frozen=True)
 class Template:
-    slots: tuple[Slot, ...]
+    slots: tuple[Slot, ...]  # the item part: from the id, date or headline slug on
     query: tuple[str, ...] = ()  # id-like query keys that must be present
     slash: str = "/"  # "/" always, "" never, "?" either: how the examples end
+    prefix: str | None = None  # a first segment every example has (/a/, /sr/, /vijesti/)
+    sections: tuple[int, int] = (0, 0)  # how many section segments may come before the item
 
     def matches(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -161,10 +174,25 @@ class Template:
         ends_slash = parts.path.endswith("/") and bool(tokens)
         if (self.slash == "/" and not ends_slash) or (self.slash == "" and ends_slash):
             return False
-        return _fit(self.slots, tokens)
+        start = 0
+        if self.prefix is not None:
+            if not tokens or tokens[0].cls not in ("word", "slug") or tokens[0].text != self.prefix:
+                return False
+            start = 1
+        low, high = self.sections
+        for n in range(low, high + 1):
+            head = tokens[start : start + n]
+            if len(head) < n:
+                break
+            if all(_is_section(t) for t in head) and _fit(self.slots, tokens[start + n :]):
+                return True
+        return False
 
     def regex(self) -> str:
-        path = ""
+        path = f"/{re.escape(self.prefix)}" if self.prefix is not None else ""
+        low, high = self.sections
+        if high:
+            path += rf"(?:/[^/?#.]+){{{low},{high}}}"
         for slot in self.slots:
             piece = "/" + slot.regex()
             path += f"(?:{piece})?" if slot.optional else piece
@@ -180,8 +208,17 @@ class Template:
             text += f".{s.ext}" if s.ext else ""
             return f"[{text}]" if s.optional else text
 
-        text = "/" + "/".join(one(s) for s in self.slots) + ("/" if self.slash == "/" else "")
+        head = [self.prefix] if self.prefix is not None else []
+        low, high = self.sections
+        if high:
+            head.append(f"{{section x {low}-{high}}}")
+        parts = head + [one(s) for s in self.slots]
+        text = "/" + "/".join(parts) + ("/" if self.slash == "/" else "")
         return text + ("?" + "&".join(f"{k}={{id}}" for k in self.query) if self.query else "")
+
+
+def _is_section(token: Token) -> bool:
+    return token.cls in ("word", "slug") and not token.ext
 
 
 def _fit(slots: Sequence[Slot], tokens: Sequence[Token]) -> bool:
@@ -241,6 +278,8 @@ class UrlFilter:
                     ],
                     "query": list(t.query),
                     "slash": t.slash,
+                    "prefix": t.prefix,
+                    "sections": list(t.sections),
                 }
                 for t in self.templates
             ],
@@ -260,6 +299,8 @@ class UrlFilter:
                 ),
                 tuple(t["query"]),
                 t["slash"],
+                t.get("prefix"),
+                tuple(t.get("sections", (0, 0))),
             )
             for t in data["templates"]
         )
@@ -290,32 +331,64 @@ def learn_templates(urls: Iterable[str], min_examples: int = MIN_EXAMPLES) -> Ur
     samples = [s for s in samples if s[1] or s[2]]
     if len(samples) < min_examples:
         return UrlFilter()
-    groups: dict[tuple, list[tuple[str, list[Token], dict[str, int]]]] = {}
-    for sample in samples:
-        url, tokens, query = sample
-        key = (tuple(_coarse(t) for t in tokens), tuple(sorted(query)))
-        groups.setdefault(key, []).append(sample)
+    groups: dict[tuple, list[tuple[str, list[Token], list[Token], dict[str, int]]]] = {}
+    for url, tokens, query in samples:
+        head, tail = _split(tokens)
+        key = (tuple(_coarse(t) for t in tail), tuple(sorted(query)))
+        groups.setdefault(key, []).append((url, head, tail, query))
     templates = [_generalise(members) for members in groups.values()]
     templates = _drop_covered(templates)
     return UrlFilter(templates=tuple(templates), examples=len(samples))
 
 
-def _generalise(members: list[tuple[str, list[Token], dict[str, int]]]) -> Template:
-    columns = list(zip(*(tokens for _, tokens, _ in members), strict=True))
+def _split(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
+    """(sections, item): the item starts at the first id or date, with a slug just before an
+    id that ends the path (/a/slug/123.html); without either, it is the last segment."""
+    start = next(
+        (i for i, t in enumerate(tokens) if t.cls in ("id", "slugid", "date", "dateslug", "year")),
+        len(tokens) - 1,
+    )
+    if (
+        0 < start == len(tokens) - 1
+        and tokens[start].cls == "id"
+        and tokens[start - 1].cls == "slug"
+    ):
+        start -= 1
+    head = tokens[: max(start, 0)]
+    if not all(_is_section(t) for t in head):
+        return [], tokens
+    return head, tokens[max(start, 0) :]
+
+
+def _generalise(members: list[tuple[str, list[Token], list[Token], dict[str, int]]]) -> Template:
+    columns = list(zip(*(tail for _, _, tail, _ in members), strict=True))
     slots = [_slot(column) for column in columns]
-    has_id = any(s.cls in ("id", "slugid") for s in slots) or bool(members[0][2])
-    if has_id:  # the slug beside an id is decorative: /a/slug/123.html is also /a/123.html
+    query = members[0][3]
+    if any(s.cls in ("id", "slugid") for s in slots) or query:
+        # the slug beside an id is decorative: /a/slug/123.html is also /a/123.html
         slots = [_decorative(slots, i) for i in range(len(slots))]
-    endings = {urlsplit(u).path.endswith("/") for u, _, _ in members}
+    endings = {urlsplit(u).path.endswith("/") for u, _, _, _ in members}
     slash = "?" if len(endings) == 2 else ("/" if endings == {True} else "")
-    return Template(tuple(slots), tuple(sorted(members[0][2])), slash)
+    prefix, sections = _head([head for _, head, _, _ in members])
+    return Template(tuple(slots), tuple(sorted(query)), slash, prefix, sections)
+
+
+def _head(heads: list[list[Token]]) -> tuple[str | None, tuple[int, int]]:
+    """A first segment all examples share is kept (the strict reading: /a/, /sr/, or the one
+    section the examples came from); the sections after it may vary in name, and nest one
+    level deeper than seen (/sr/zabava/zanimljivosti/ beside /sr/politika/)."""
+    first = {h[0].text for h in heads if h}
+    prefix = first.pop() if len(first) == 1 and all(heads) else None
+    rest = [len(h) - (prefix is not None) for h in heads]
+    low, high = min(rest), max(rest)
+    return prefix, (low, high + 1 if high else 0)
 
 
 def _decorative(slots: list[Slot], i: int) -> Slot:
-    """A slug slot next to an id slot becomes optional (never the first slot: a section)."""
+    """A slug slot next to an id slot becomes optional."""
     slot = slots[i]
     near_id = any(s.cls == "id" for s in slots[max(0, i - 1) : i + 2])
-    if i == 0 or slot.cls not in ("slug", "segment") or not near_id:
+    if slot.cls not in ("slug", "segment") or not near_id:
         return slot
     return Slot(slot.cls, slot.literals, slot.ext, True, slot.min_digits)
 
