@@ -82,14 +82,18 @@ def test_verdicts_carry_evidence_and_titles() -> None:
 
 def test_series_and_name_lists_are_not_articles() -> None:
     page = """<html><body>
-      <div class="news"><a href="/vijesti/nova-vlada-izabrana-u-skupstini-nakon-duge-rasprave/123456">
+      <div class="news">
+        <a href="/vijesti/nova-vlada-izabrana-u-skupstini-nakon-duge-rasprave/123456">
         Nova vlada izabrana u skupštini nakon duge rasprave</a></div>
-      <div class="news"><a href="/vijesti/poskupljuje-struja-od-prvog-jula-za-sva-domacinstva/123457">
+      <div class="news">
+        <a href="/vijesti/poskupljuje-struja-od-prvog-jula-za-sva-domacinstva/123457">
         Poskupljuje struja od prvog jula za sva domaćinstva</a></div>
       <div class="gal"><a href="/foto/foto-dana/123450">Foto dana</a></div>
       <div class="gal"><a href="/foto/foto-dana/123440">Foto dana</a></div>
-      <ul><li><a href="/klubovi/sarajevo">Sarajevo</a></li><li><a href="/klubovi/zeljeznicar">Željo</a></li>
-      <li><a href="/klubovi/velez-mostar">Velež</a></li><li><a href="/klubovi/borac-banja-luka">Borac</a></li></ul>
+      <ul><li><a href="/klubovi/sarajevo">Sarajevo</a></li>
+      <li><a href="/klubovi/zeljeznicar">Željo</a></li>
+      <li><a href="/klubovi/velez-mostar">Velež</a></li>
+      <li><a href="/klubovi/borac-banja-luka">Borac</a></li></ul>
     </body></html>"""
     found = article_urls(page, "https://example.ba/", ["example.ba"])
     assert found == [

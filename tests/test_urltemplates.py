@@ -11,7 +11,7 @@ import pytest
 from balkanwatch.analysis.urltemplates import UrlFilter, learn_templates, segment_token
 
 HOMEPAGES = Path(__file__).resolve().parent / "fixtures" / "homepages"
-LABELS = sorted(HOMEPAGES.glob("*.labels.json")) + sorted(HOMEPAGES.glob("synthetic/*.labels.json"))
+LABELS = [*sorted(HOMEPAGES.glob("*.labels.json")), *sorted(HOMEPAGES.glob("synthetic/*.json"))]
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,9 @@ def test_query_ids_and_pangea_forms() -> None:
     assert learned.matches("https://www.evropaelire.org/a/29100415.html")
     assert not learned.matches("https://www.evropaelire.org/z/16983")
     assert not learned.matches("https://www.evropaelire.org/p/5974.html")
-    php = learn_templates([f"https://vesti.example.mk/news.php?id={n}" for n in (184470, 184471, 5)])
+    php = learn_templates(
+        [f"https://vesti.example.mk/news.php?id={n}" for n in (184470, 184471, 5)]
+    )
     assert php.matches("https://vesti.example.mk/news.php?cat=4&id=184458")
     assert not php.matches("https://vesti.example.mk/category.php?cat=4")
 
