@@ -198,6 +198,19 @@ def cmd_test_alert(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if failures else 0
 
 
+def cmd_discover(args: argparse.Namespace, out: TextIO) -> int:
+    from balkanwatch.app.discover_cmd import run
+    from balkanwatch.config import Settings
+
+    try:
+        user_agent = _config(need_secrets=False).settings.user_agent
+    except ConfigError:  # discovering an outlet needs no configuration yet
+        user_agent = Settings().user_agent
+    html = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
+    html = html if html and html.strip() else None
+    return run(args.url, args.example, args.yaml, html, user_agent, out, sys.stderr)
+
+
 def _duration(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
@@ -222,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--json", action="store_true")
     ta = sub.add_parser("test-alert", help="send a sample alert to a subscriber")
     ta.add_argument("subscriber")
+    dc = sub.add_parser("discover", help="an outlet's feeds, sitemaps and article links")
+    dc.add_argument("--url", required=True, help="the outlet's homepage")
+    dc.add_argument("--example", action="append", default=[], help="an article URL (repeatable)")
+    dc.add_argument("--yaml", action="store_true", help="end with an outlets.yaml entry")
     return p
 
 
@@ -232,6 +249,7 @@ COMMANDS = {
     "status": cmd_status,
     "search": cmd_search,
     "test-alert": cmd_test_alert,
+    "discover": cmd_discover,
 }
 
 
