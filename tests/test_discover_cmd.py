@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from balkanwatch.config import Outlet
+from balkanwatch.core.config import Outlet
 from tests.support import FixtureSite, cli, rss
 
 HOMEPAGES = Path(__file__).resolve().parent / "fixtures" / "homepages"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from balkanwatch.analysis.linkclass import Verdict, article_urls, classify_links
-from crawler.urls import registered_domain
+from balkanwatch.analysis.urls import registered_domain
 
 HOMEPAGES = Path(__file__).resolve().parent / "fixtures" / "homepages"
 REAL = sorted(HOMEPAGES.glob("*.labels.json"))

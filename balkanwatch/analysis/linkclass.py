@@ -33,6 +33,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from balkanwatch.analysis.urls import canonical_url, is_own_domain
 from balkanwatch.analysis.urltemplates import (
     Token,
     UrlFilter,
@@ -40,7 +41,6 @@ from balkanwatch.analysis.urltemplates import (
     path_tokens,
     query_ids,
 )
-from crawler.urls import canonical_url, is_own_domain
 
 __all__ = [
     "NAVIGATION_SEGMENTS",
@@ -211,7 +211,7 @@ def _squash(text: str | None) -> str:
 
 def _block(anchor: lxml.html.HtmlElement, depth: int = 3) -> tuple[str, ...]:
     """The anchor's place in the page: its ancestors' tags and classes (digits dropped)."""
-    path = []
+    path: list[str] = []
     node = anchor.getparent()
     while node is not None and len(path) < depth:
         classes = " ".join(sorted(re.sub(r"\d+", "", c) for c in (node.get("class") or "").split()))

@@ -203,8 +203,7 @@ class Template:
 
     def describe(self) -> str:
         def one(s: Slot) -> str:
-            literal = s.cls == "word" and s.literals
-            text = "|".join(s.literals) if literal else "{" + s.cls + "}"
+            text = "|".join(s.literals) if s.cls == "word" and s.literals else "{" + s.cls + "}"
             text += f".{s.ext}" if s.ext else ""
             return f"[{text}]" if s.optional else text
 

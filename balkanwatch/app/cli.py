@@ -200,7 +200,7 @@ def cmd_test_alert(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_discover(args: argparse.Namespace, out: TextIO) -> int:
     from balkanwatch.app.discover_cmd import run
-    from balkanwatch.config import Settings
+    from balkanwatch.core.config import Settings
 
     try:
         user_agent = _config(need_secrets=False).settings.user_agent

@@ -24,9 +24,7 @@ import lxml.html
 import yaml
 from lxml import etree
 
-from balkanwatch.analysis.linkclass import classify_links
-from balkanwatch.analysis.urltemplates import learn_templates
-from crawler.discovery import (
+from balkanwatch.analysis.discovery import (
     DiscoveryError,
     Link,
     autodiscover_feeds,
@@ -34,7 +32,9 @@ from crawler.discovery import (
     parse_sitemap,
     robots_sitemaps,
 )
-from crawler.urls import canonical_url, is_own_domain, registered_domain
+from balkanwatch.analysis.linkclass import classify_links
+from balkanwatch.analysis.urls import canonical_url, is_own_domain, registered_domain
+from balkanwatch.analysis.urltemplates import learn_templates
 
 MAX_BYTES = 10 * 1024 * 1024  # a homepage, feed or sitemap larger than this is cut off
 TIMEOUT = 15.0  # seconds per request
