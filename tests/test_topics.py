@@ -4,7 +4,7 @@ require/exclude, what a match reports, and precision/recall on the labelled corp
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ class T:
     require: Sequence[str] = field(default_factory=list)
     exclude: Sequence[str] = field(default_factory=list)
     title: str = ""
+    aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def terms(keyword: str, text: str) -> list[str] | None:
@@ -354,6 +355,14 @@ def test_terms_are_unique_in_original_spelling_title_first() -> None:
         terms=["Kosova", "NATO-ja", "Kosovu", "Кфора", "Kosove\u0308s", "KOSOVA"],
         where=["title", "body"],
         snippet="Na Kosovu, Кфора i NATO-ja.",
+        keyword_of={
+            "Kosova": "Kosovo",
+            "NATO-ja": "NATO",
+            "Kosovu": "Kosovo",
+            "Кфора": "KFOR",
+            "Kosove\u0308s": "Kosovo",
+            "KOSOVA": "Kosovo",
+        },
     )
 
 
