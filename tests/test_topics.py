@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from balkanwatch.config import Topic
 from pipelines.topics import SNIPPET_CHARS, TopicMatch, TopicMatcher, normalise
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -415,8 +416,9 @@ def test_long_sentences_are_trimmed_around_the_match() -> None:
 # --- the labelled corpus ------------------------------------------------------------------------
 
 
-def load_corpus() -> tuple[list[T], list[dict]]:
-    topics = [T(**t) for t in yaml.safe_load(CORPUS_TOPICS.read_text("utf-8"))["topics"]]
+def load_corpus() -> tuple[list[Topic], list[dict]]:
+    raw = yaml.safe_load(CORPUS_TOPICS.read_text("utf-8"))["topics"]
+    topics = [Topic.model_validate(t) for t in raw]  # as topics.yaml is read: aliases, NEAR
     lines = CORPUS.read_text("utf-8").splitlines()
     return topics, [json.loads(line) for line in lines if line.strip()]
 
