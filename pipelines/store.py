@@ -261,6 +261,17 @@ class Store:
                 datetime.fromisoformat(r["fetched_at"]).timestamp(),
             )
 
+    def articles_since(self, since_iso: str) -> Iterator[dict[str, Any]]:
+        """Articles fetched since then, newest first, each with the topics it matched when stored
+        (`stored_topics`, a JSON list): for trying topics on the archive (`match --archive`)."""
+        yield from self.db.query(
+            "SELECT a.id, a.url, a.outlet, a.title, a.text, a.published, a.fetched_at, "
+            "(SELECT json_group_array(m.topic) FROM matches m WHERE m.article_id = a.id) "
+            "AS stored_topics FROM articles a WHERE a.fetched_at >= ? "
+            "ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC",
+            [since_iso],
+        )
+
     # -- matches ----------------------------------------------------------------------------
 
     def matched_topics(self, article_id: int) -> set[str]:
