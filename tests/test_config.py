@@ -36,6 +36,8 @@ def test_shipped_configuration_is_valid() -> None:
     assert cfg.outlets and all(o.homepage.startswith("http") for o in cfg.outlets)
     assert [t.name for t in cfg.topics] == ["kosovo-security"]
     assert cfg.topics[0].keywords == ["Kosovo", "NATO", "KFOR"]
+    assert {"KiM", "Kosmet"} <= set(cfg.topics[0].aliases["Kosovo"])
+    assert "Aleanca Veriatlantike" in cfg.topics[0].aliases["NATO"]
     assert cfg.subscribers == []  # nothing that needs secrets
     assert cfg.settings.timezone == "Europe/Belgrade"
 
@@ -123,6 +125,36 @@ ERRORS = [
         "topics.yaml",
         {"topics": [{"name": "short", "keywords": ["iz*"]}]},
         ["topics.yaml", "topics[0] (short)", "iz*"],
+    ),
+    (
+        "topics.yaml",
+        {"topics": [{"name": "k", "keywords": [{"term": "Kosovo", "aliases": "KiM"}]}]},
+        ["topics.yaml", "topics[0] (k)", "keywords[0] (Kosovo)", "'aliases' must be a list"],
+    ),
+    (
+        "topics.yaml",
+        {"topics": [{"name": "k", "keywords": ["NATO", {"aliases": ["KiM"]}]}]},
+        ["topics.yaml", "topics[0] (k)", "keywords[1]", "'term' must be the keyword"],
+    ),
+    (
+        "topics.yaml",
+        {"topics": [{"name": "k", "keywords": [{"term": "Kosovo", "alias": ["KiM"]}]}]},
+        ["topics.yaml", "topics[0] (k)", "keywords[0]", "unknown key(s) alias"],
+    ),
+    (
+        "topics.yaml",
+        {"topics": [{"name": "k", "keywords": [{"term": "Kosovo", "aliases": ["K!M!"]}]}]},
+        ["topics.yaml", "topics[0] (k)", "alias 'K!M!' of 'Kosovo'"],
+    ),
+    (
+        "topics.yaml",
+        {"topics": [{"name": "k", "keywords": ["KFOR"], "require": ["KFOR NEAR Jarinje"]}]},
+        ["topics.yaml", "topics[0] (k)", "'KFOR NEAR Jarinje'", "A NEAR/5 B"],
+    ),
+    (
+        "topics.yaml",
+        {"topics": [{"name": "k", "keywords": ["KFOR"], "aliases": {"NATO": ["OTAN"]}}]},
+        ["topics.yaml", "topics[0] (k)", "aliases given for 'NATO', not a keyword"],
     ),
     (
         "subscribers.yaml",

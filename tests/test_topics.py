@@ -4,7 +4,8 @@ require/exclude, what a match reports, and precision/recall on the labelled corp
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from balkanwatch.analysis.topics import SNIPPET_CHARS, TopicMatch, TopicMatcher
+from balkanwatch.core.config import Topic
 from balkanwatch.core.folding import fold as normalise
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -28,6 +30,7 @@ class T:
     require: Sequence[str] = field(default_factory=list)
     exclude: Sequence[str] = field(default_factory=list)
     title: str = ""
+    aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def terms(keyword: str, text: str) -> list[str] | None:
@@ -355,6 +358,14 @@ def test_terms_are_unique_in_original_spelling_title_first() -> None:
         terms=["Kosova", "NATO-ja", "Kosovu", "Кфора", "Kosove\u0308s", "KOSOVA"],
         where=["title", "body"],
         snippet="Na Kosovu, Кфора i NATO-ja.",
+        keyword_of={
+            "Kosova": "Kosovo",
+            "NATO-ja": "NATO",
+            "Kosovu": "Kosovo",
+            "Кфора": "KFOR",
+            "Kosove\u0308s": "Kosovo",
+            "KOSOVA": "Kosovo",
+        },
     )
 
 
@@ -407,8 +418,9 @@ def test_long_sentences_are_trimmed_around_the_match() -> None:
 # --- the labelled corpus ------------------------------------------------------------------------
 
 
-def load_corpus() -> tuple[list[T], list[dict]]:
-    topics = [T(**t) for t in yaml.safe_load(CORPUS_TOPICS.read_text("utf-8"))["topics"]]
+def load_corpus() -> tuple[list[Topic], list[dict]]:
+    raw = yaml.safe_load(CORPUS_TOPICS.read_text("utf-8"))["topics"]
+    topics = [Topic.model_validate(t) for t in raw]  # as topics.yaml is read: aliases, NEAR
     lines = CORPUS.read_text("utf-8").splitlines()
     return topics, [json.loads(line) for line in lines if line.strip()]
 
@@ -454,3 +466,153 @@ def test_snippet_for_words(text: str, words: list[str], expected: str | None) ->
     from balkanwatch.analysis.topics import snippet_for_words
 
     assert snippet_for_words(text, words) == expected
+
+
+# --- aliases ------------------------------------------------------------------------------------
+
+KOSOVO = {"Kosovo": ["Kosovo i Metohija", "KiM", "Kosmet", "Dardania"]}
+NATO = {"NATO": ["Aleanca Veriatlantike", "Sjevernoatlantski savez", "Северноатлантска алијанса"]}
+KFOR = {"KFOR": ["Kosovo Force", "Forca e Kosovës"]}
+
+
+def alias_match(text: str, aliases: dict[str, list[str]]) -> dict[str, str] | None:
+    """term -> keyword for what the aliased keyword finds in `text`, or None."""
+    topic = T("t", list(aliases), aliases=aliases)
+    found = TopicMatcher([topic]).match("", text)
+    return found[0].keyword_of if found else None
+
+
+@pytest.mark.parametrize(
+    ("aliases", "text", "term"),
+    [
+        (KOSOVO, "Vlada je usvojila program za Srbe na Kosmetu.", "Kosmetu"),
+        (KOSOVO, "Срби на Космету обележили су Видовдан.", "Космету"),
+        (KOSOVO, "Kosmetski Srbi traže garancije.", "Kosmetski"),
+        (KOSOVO, "Kancelarija za KiM saopštila je.", "KiM"),
+        (KOSOVO, "Канцеларија за КиМ осудила је напад.", "КиМ"),
+        (KOSOVO, "Direktor Kancelarije za KiM-a.", "KiM-a"),
+        (KOSOVO, "Stanje na Kosovu i Metohiji.", "Kosovu i Metohiji"),
+        (KOSOVO, "Rugova propozoi emrin Dardania.", "Dardania"),
+        (KOSOVO, "Historia e Dardanisë.", "Dardanisë"),
+        (NATO, "Vende anëtare të Aleancës Veriatlantike.", "Aleancës Veriatlantike"),
+        (NATO, "Hrvatska je članica Sjevernoatlantskog saveza.", "Sjevernoatlantskog saveza"),
+        (NATO, "Saradnja sa Sjevernoatlantskim savezom.", "Sjevernoatlantskim savezom"),
+        (NATO, "Членка на Северноатлантската алијанса.", "Северноатлантската алијанса"),
+        (KFOR, "The Kosovo Force reinforced its patrols.", "Kosovo Force"),
+        (KFOR, "Me Forcën e Kosovës të udhëhequr nga NATO.", "Forcën e Kosovës"),
+    ],
+)
+def test_aliases_match_in_their_forms_and_report_their_keyword(
+    aliases: dict[str, list[str]], text: str, term: str
+) -> None:
+    assert alias_match(text, aliases) == {term: next(iter(aliases))}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Glumica Kim Bejsinger doputovala je.",  # the name
+        "Ким Чен Ун посетио је фабрику.",
+        "S kim si razgovarao?",  # 'with whom'
+        "SRBI SA KIM",  # a short alias matches only as written, even in a headline
+        "Kimia e ushqimit.",  # Albanian 'chemistry'
+        "Dardan Berisha shënoi golin.",  # a given name, not a form of Dardania
+        "Sjevernoatlantska struja utječe na klimu.",  # the adjective alone
+        "Aleanca Kuq e Zi protestoi.",
+    ],
+)
+def test_alias_traps(text: str) -> None:
+    assert alias_match(text, {**KOSOVO, **NATO, **KFOR}) is None
+
+
+def test_the_kosovo_security_force_is_not_kfor() -> None:
+    found = alias_match("Forca e Sigurisë së Kosovës u stërvit.", {**KOSOVO, **KFOR})
+    assert found == {"Kosovës": "Kosovo"}
+
+
+def test_an_alias_belongs_to_its_topic_only() -> None:
+    with_alias = T("a", ["Kosovo"], aliases={"Kosovo": ["Kosmet"]})
+    without = T("b", ["Kosovo"])
+    found = TopicMatcher([with_alias, without]).match("", "Srbi na Kosmetu.")
+    assert [m.name for m in found] == ["a"]
+
+
+@pytest.mark.parametrize(("aliases", "matches"), [(KFOR, True), ({}, False)])
+def test_aliases_apply_to_the_keyword_in_require_too(aliases: dict, matches: bool) -> None:
+    topic = T("t", ["KFOR", "Kosovo"], require=["KFOR NEAR/3 Jarinje"], aliases=aliases)
+    found = TopicMatcher([topic]).match("", "The Kosovo Force was near Jarinje.")
+    assert bool(found) is matches
+
+
+@pytest.mark.parametrize("alias", ["!!!", " ", "K*"])
+def test_bad_alias_names_topic_alias_and_keyword(alias: str) -> None:
+    with pytest.raises(ValueError, match=r"topic 'broken': (alias|prefix).*"):
+        TopicMatcher([T("broken", ["Kosovo"], aliases={"Kosovo": [alias]})])
+
+
+# --- NEAR ---------------------------------------------------------------------------------------
+
+KFOR_JARINJE = T("kj", ["KFOR"], require=["KFOR NEAR/5 Jarinje"])
+
+
+@pytest.mark.parametrize(
+    ("text", "matches"),
+    [
+        ("Pripadnici KFOR-a raspoređeni su kod prelaza Jarinje.", True),  # 4 words between
+        ("Jarinje su jutros obišli vojnici KFOR-a.", True),  # either order
+        ("KFOR troops were deployed near the Jarinje crossing.", True),  # exactly 5
+        ("KFOR troops were deployed right near the Jarinje crossing.", False),  # 6
+        ("Кфор је појачао патроле на Јарињу.", True),
+        ("KFOR-i rriti patrullimet në Jarinjë.", True),
+        ("KFOR je 2008. godine bio na Jarinju.", True),  # "2008. godine" is one sentence
+        ("Patrolu je vodio KFOR. Jarinje je ponovo otvoren.", False),  # across a sentence
+        ("На путу је био КФОР. Јариње је затворено.", False),
+        ("Në veri patrullon KFOR-i! Jarinja mbetet e mbyllur.", False),
+        ("Patrolu je vodio KFOR\nJarinje je ponovo otvoren", False),  # a line is a sentence
+        ("KFOR je saopštio da je prelaz Jarinje zatvoren, a KFOR je na Jarinju.", True),
+        ("Prelaz Jarinje je zatvoren.", False),  # require alone is not a keyword
+    ],
+)
+def test_near_within_one_sentence(text: str, matches: bool) -> None:
+    assert bool(TopicMatcher([KFOR_JARINJE]).match("", text)) is matches
+
+
+def test_near_never_pairs_title_with_body() -> None:
+    matcher = TopicMatcher([KFOR_JARINJE])
+    assert matcher.match("KFOR", "Jarinje je zatvoren.") == []
+    assert matcher.match("KFOR na Jarinju", "Nista.")[0].where == ["title"]
+
+
+def test_near_in_exclude() -> None:
+    topic = T("k", ["Kosovo"], exclude=["Kosovo NEAR/0 Polje"])
+    matcher = TopicMatcher([topic])
+    assert matcher.match("", "Opština Kosovo Polje.") == []
+    assert matcher.match("", "Kosovo. Polje je zeleno.")
+
+
+@pytest.mark.parametrize(
+    ("require", "message"),
+    [
+        ("KFOR NEAR Jarinje", "A NEAR/5 B"),
+        ("KFOR NEAR/ Jarinje", "A NEAR/5 B"),
+        ("KFOR NEAR/x Jarinje", "A NEAR/5 B"),
+        ("NEAR/5 Jarinje", "A NEAR/5 B"),
+        ("KFOR NEAR/5", "A NEAR/5 B"),
+        ("A NEAR/2 B NEAR/2 C", "A NEAR/5 B"),
+        ("KFOR NEAR/500 Jarinje", "at most NEAR/50"),
+        ("KFOR NEAR/5 iz*", "too short"),
+    ],
+)
+def test_bad_near_names_the_topic(require: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"topic 'broken'.*{re.escape(message)}"):
+        TopicMatcher([T("broken", ["KFOR"], require=[require])])
+
+
+def test_near_is_not_a_keyword() -> None:
+    with pytest.raises(ValueError, match="NEAR belongs in require or exclude"):
+        TopicMatcher([T("broken", ["KFOR NEAR/5 Jarinje"])])
+
+
+def test_lowercase_near_is_a_word() -> None:
+    found = TopicMatcher([T("n", ["KFOR"], require=["near"])]).match("", "KFOR near Jarinje.")
+    assert [m.name for m in found] == ["n"]

@@ -20,6 +20,13 @@ Rules users see (the tests pin each):
 - "word*" is a literal prefix of a word: izbor* finds izbori and izborili, not predizborni.
 - A phrase ("Vjosa Osmani") is its words in order, each in any of its forms, separated only by
   spaces, hyphens or apostrophes; a keyword with a hyphen (Herceg-Novi) is such a phrase.
+- A keyword may carry aliases, other names of the same thing (`{term: Kosovo, aliases: [Kosmet,
+  KiM]}` in topics.yaml), each matched like a keyword (Kosmetu, на Космету). An alias of three
+  letters or fewer, and any word in mixed case (KiM), matches only in its written case, in either
+  script (KiM, КиМ; not Kim, the name, nor kim). A match reports each term as written in the text
+  and the keyword it belongs to (Kosmetu -> Kosovo).
+- `require` and `exclude` take `A NEAR/n B`: A and B (each a keyword with its aliases and forms)
+  in one sentence with at most n words between them (see balkanwatch/analysis/proximity.py).
 - Known misses: a capitalised acronym opening a sentence in another language ("Nato a Roma")
   is taken as the acronym; Turkish derivations (Kosovalı) are not formed; a form can be another
   word's form too (jato kosova, a flock of blackbirds).
@@ -28,12 +35,15 @@ Rules users see (the tests pin each):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from balkanwatch.analysis.proximity import SENTENCE_END as _SENTENCE_END
+from balkanwatch.analysis.proximity import Positions, near
+from balkanwatch.analysis.proximity import is_sentence_break as _sentence_break
 from balkanwatch.core.folding import Folded, fold
-from balkanwatch.core.keywords import parse_keyword
+from balkanwatch.core.keywords import parse_keyword, parse_near
 
 # --- word forms --------------------------------------------------------------------------------
 # All endings are in folded spelling (ë -> e, ç -> c). Each list is closed on purpose: a form is
@@ -111,6 +121,7 @@ _FUSED_VOWEL = tuple("vsk" + e for e in _ADJ)
 
 _MIN_INFLECTED = 4  # shorter words only match as written: Bar + a is "bara", a pond
 _SHORT_ACRONYM = 3  # EU, UN, SAD: only in capitals ("Eu" is Romanian for I, "sad" is English)
+_SHORT_ALIAS = 3  # KiM: only as written (Kim is a name, kim a Serbian pronoun)
 
 
 def _lemma_forms(w: str) -> set[str]:
@@ -125,6 +136,8 @@ def _lemma_forms(w: str) -> set[str]:
         forms.update(w + e for e in _DERIVED)
         return forms
     forms.update(w + e for e in _AFTER_VOWEL)
+    if stem.endswith(("sk", "ck")):  # an adjective: sr Sjevernoatlantskog, mk Северноатлантската
+        forms.update(stem + e for e in _ADJ)
     if last in "iuy":  # Kurti, Osmani: the stem "osman" is another name (and osmanski Ottoman)
         forms.update(w + e for e in _J_CASES)
         forms.update(w + "jev" + e for e in _POSS)
@@ -158,26 +171,46 @@ class _Word:
     joined: frozenset[str]  # endings after ' or - shown as part of the term (NATO-ja)
     acronym: int  # 0, or the acronym's length: then a bare form must be capitalised
     bare: str  # the folded word itself
+    cased: str | None = None  # set when the word matches only in its written case (see _cased)
 
     def accepts(self, token: str) -> bool:
         return token.startswith(self.prefix) if self.prefix else token in self.forms
 
 
-def _compile_word(core: str, is_prefix: bool) -> _Word:
+def _compile_word(core: str, is_prefix: bool, exact_case: bool = False) -> _Word:
     folded = fold(core)
     acronym = len(core) if core.isalpha() and core.isupper() and len(core) >= 2 else 0
-    joined = frozenset(_JOINED_ACRONYM if acronym else _JOINED_ANY)
+    cased = _cased(core) if exact_case or _mixed_case(core) else None
+    # An abbreviation in mixed case (KiM) is inflected like an acronym: KiM-a, KiM-om.
+    joined = frozenset(_JOINED_ACRONYM if acronym or cased else _JOINED_ANY)
     if is_prefix:
-        return _Word(frozenset(), folded, joined, acronym, folded)
+        return _Word(frozenset(), folded, joined, acronym, folded, cased)
     forms = _acronym_forms(folded, acronym) if acronym else _lemma_forms(folded)
-    return _Word(frozenset(forms), None, joined, acronym, folded)
+    return _Word(frozenset(forms), None, joined, acronym, folded, cased)
 
 
-def _compile_keyword(raw: str) -> tuple[_Word, ...]:
-    """A keyword as its words (checked by the grammar); a final * makes the last a prefix."""
+def _mixed_case(word: str) -> bool:
+    """KiM, McCain: a capital after the first letter, and a small letter."""
+    return any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)
+
+
+def _cased(text: str) -> str:
+    """Folded, but keeping which letters were capitals: KiM and КиМ -> "KiM"."""
+    return "".join(fold(c).upper() if c.isupper() else fold(c) for c in text)
+
+
+def _compile_keyword(raw: str, alias: bool = False) -> tuple[_Word, ...]:
+    """A keyword (or alias) as its words (checked by the grammar, balkanwatch.core.keywords);
+    a final * makes the last word a prefix.
+
+    An alias of one short word (KiM, SAD) is often an ordinary word elsewhere (kim, sad): it
+    matches only in its written case."""
     spec = parse_keyword(raw)
     last = len(spec.words) - 1
-    return tuple(_compile_word(p, spec.prefix and i == last) for i, p in enumerate(spec.words))
+    short = alias and last == 0 and len(fold(spec.words[0])) <= _SHORT_ALIAS
+    return tuple(
+        _compile_word(p, spec.prefix and i == last, short) for i, p in enumerate(spec.words)
+    )
 
 
 # --- matching ----------------------------------------------------------------------------------
@@ -193,6 +226,8 @@ class TopicLike(Protocol):
     @property
     def keywords(self) -> Sequence[str]: ...
     @property
+    def aliases(self) -> Mapping[str, Sequence[str]]: ...  # keyword -> its other names
+    @property
     def require(self) -> Sequence[str]: ...
     @property
     def exclude(self) -> Sequence[str]: ...
@@ -204,14 +239,25 @@ class TopicMatch:
     terms: list[str]  # the words as they appeared (original spelling and script), unique, in order
     where: list[str]  # subset of ["title", "body"] where a keyword matched
     snippet: str  # the sentence around the first match (body first), for alerts
+    keyword_of: dict[str, str] = field(default_factory=dict)  # term -> the keyword it belongs to
+
+
+@dataclass(frozen=True)
+class _Near:
+    left: int  # keyword ids
+    right: int
+    distance: int
+
+
+_Condition = int | _Near  # a keyword id, or two near each other
 
 
 @dataclass(frozen=True)
 class _Topic:
     name: str
     keywords: tuple[int, ...]
-    require: tuple[int, ...]
-    exclude: tuple[int, ...]
+    require: tuple[_Condition, ...]
+    exclude: tuple[_Condition, ...]
 
 
 _WORD_RE = re.compile(r"\w+")
@@ -222,38 +268,66 @@ _Hits = dict[int, list[tuple[int, int]]]  # keyword id -> folded spans
 
 
 class TopicMatcher:
-    """Compiled topics; `match` folds each text once and looks every word up once."""
+    """Compiled topics; `match` folds each text once and looks every word up once.
+
+    A keyword and its aliases are one keyword id; each of its names is a phrase of its own, indexed
+    by the forms of its first word."""
 
     def __init__(self, topics: Iterable[TopicLike]) -> None:
-        self._keywords: list[tuple[_Word, ...]] = []
-        self._ids: dict[str, int] = {}  # a keyword shared by topics is scanned once
-        self._exact: dict[str, list[int]] = {}  # form of a keyword's first word -> keyword ids
+        self._names: list[str] = []  # keyword id -> the keyword as configured
+        self._ids: dict[tuple[str, tuple[str, ...]], int] = {}  # shared by topics: scanned once
+        self._phrases: list[tuple[_Word, ...]] = []  # phrase id -> its words
+        self._owner: list[int] = []  # phrase id -> keyword id
+        self._exact: dict[str, list[int]] = {}  # form of a phrase's first word -> phrase ids
         self._prefixes: dict[str, list[int]] = {}
         self._topics = [self._compile_topic(t) for t in topics]
         self._prefix_lengths = sorted({len(p) for p in self._prefixes})
-        self._cache: dict[str, tuple[int, ...]] = {}  # folded word -> candidate keyword ids
+        self._cache: dict[str, tuple[int, ...]] = {}  # folded word -> candidate phrase ids
 
     def _compile_topic(self, topic: TopicLike) -> _Topic:
+        aliases = topic.aliases
+
+        def keyword(raw: str) -> int:
+            if parse_near(raw):
+                raise ValueError(f"{raw!r}: NEAR belongs in require or exclude, not keywords")
+            return self._add(raw, tuple(aliases.get(raw.strip(), ())))
+
+        def condition(raw: str) -> _Condition:
+            pair = parse_near(raw)
+            if pair is None:
+                return keyword(raw)
+            return _Near(keyword(pair.left), keyword(pair.right), pair.distance)
+
         try:
-            ids = [
-                tuple(map(self._add, words))
-                for words in (topic.keywords, topic.require, topic.exclude)
-            ]
+            return _Topic(
+                topic.name,
+                tuple(map(keyword, topic.keywords)),
+                tuple(map(condition, topic.require)),
+                tuple(map(condition, topic.exclude)),
+            )
         except ValueError as e:
             raise ValueError(f"topic {topic.name!r}: {e}") from None
-        return _Topic(topic.name, *ids)
 
-    def _add(self, raw: str) -> int:
-        if raw in self._ids:
-            return self._ids[raw]
-        words = _compile_keyword(raw)
-        kid = self._ids[raw] = len(self._keywords)
-        self._keywords.append(words)
-        first = words[0]
-        if first.prefix:
-            self._prefixes.setdefault(first.prefix, []).append(kid)
-        for form in first.forms:
-            self._exact.setdefault(form, []).append(kid)
+    def _add(self, raw: str, aliases: tuple[str, ...]) -> int:
+        if (raw, aliases) in self._ids:
+            return self._ids[(raw, aliases)]
+        phrases = [_compile_keyword(raw)]
+        for alias in aliases:
+            try:
+                phrases.append(_compile_keyword(alias, alias=True))
+            except ValueError as e:
+                raise ValueError(f"alias {alias!r} of {raw.strip()!r}: {e}") from None
+        kid = self._ids[(raw, aliases)] = len(self._names)
+        self._names.append(raw.strip())
+        for words in phrases:
+            pid = len(self._phrases)
+            self._phrases.append(words)
+            self._owner.append(kid)
+            first = words[0]
+            if first.prefix:
+                self._prefixes.setdefault(first.prefix, []).append(pid)
+            for form in first.forms:
+                self._exact.setdefault(form, []).append(pid)
         return kid
 
     def match(self, title: str, body: str) -> list[TopicMatch]:
@@ -261,12 +335,15 @@ class TopicMatcher:
         folded = {"title": Folded(title), "body": Folded(body)}
         hits = {where: self._scan(f) for where, f in folded.items()}
         found = set(hits["title"]) | set(hits["body"])
+        if not found:
+            return []
+        holds = _Conditions(found, hits, folded)
         return [
             self._describe(t, hits, folded)
             for t in self._topics
             if any(k in found for k in t.keywords)
-            and all(k in found for k in t.require)
-            and not any(k in found for k in t.exclude)
+            and all(map(holds, t.require))
+            and not any(map(holds, t.exclude))
         ]
 
     def _scan(self, folded: Folded) -> _Hits:
@@ -277,14 +354,14 @@ class TopicMatcher:
             ids = cache.get(token)
             if ids is None:
                 ids = candidates(token)
-            for kid in ids:
-                end = self._phrase_end(self._keywords[kid], folded, m)
+            for pid in ids:
+                end = self._phrase_end(self._phrases[pid], folded, m)
                 if end is not None:
-                    hits.setdefault(kid, []).append((m.start(), end))
+                    hits.setdefault(self._owner[pid], []).append((m.start(), end))
         return hits
 
     def _candidates(self, token: str) -> tuple[int, ...]:
-        """Keywords whose first word may be `token`; remembered, as words recur in every text."""
+        """Phrases whose first word may be `token`; remembered, as words recur in every text."""
         ids = list(self._exact.get(token, ()))
         for n in self._prefix_lengths:
             if len(token) >= n:
@@ -297,12 +374,12 @@ class TopicMatcher:
     def _phrase_end(self, words: tuple[_Word, ...], folded: Folded, m: re.Match[str]) -> int | None:
         """Where the keyword starting at word `m` ends, or None if it does not match there."""
         text = folded.text
-        if not _capitalised(words[0], folded, m):
+        if not _case_fits(words[0], folded, m):
             return None
         for word in words[1:]:
             gap = _GAP_RE.match(text, m.end())
             nxt = _WORD_RE.match(text, gap.end()) if gap else None
-            if nxt is None or not word.accepts(nxt.group()) or not _capitalised(word, folded, nxt):
+            if nxt is None or not word.accepts(nxt.group()) or not _case_fits(word, folded, nxt):
                 return None
             m = nxt
         end = m.end()
@@ -316,11 +393,12 @@ class TopicMatcher:
         self, topic: _Topic, hits: dict[str, _Hits], folded: dict[str, Folded]
     ) -> TopicMatch:
         terms: list[str] = []
+        keyword_of: dict[str, str] = {}
         where: list[str] = []
         snippet = ""
         for place in ("title", "body"):
             spans = sorted(
-                (s for k in topic.keywords for s in hits[place].get(k, ())),
+                ((*s, k) for k in topic.keywords for s in hits[place].get(k, ())),
                 key=lambda s: (s[0], -s[1]),
             )
             if not spans:
@@ -328,7 +406,7 @@ class TopicMatcher:
             where.append(place)
             f = folded[place]
             last_end = -1
-            for start, end in spans:
+            for start, end, kid in spans:
                 if end <= last_end:  # inside a longer match (Osmani within Vjosa Osmani)
                     continue
                 last_end = end
@@ -336,16 +414,46 @@ class TopicMatcher:
                 term = _WS_RE.sub(" ", f.original[a:b])
                 if term not in terms:
                     terms.append(term)
+                    keyword_of[term] = self._names[kid]
             if place == "body" or not snippet:
-                snippet = _snippet(f.original, *f.span(*spans[0]))
-        return TopicMatch(topic.name, terms, where, snippet)
+                snippet = _snippet(f.original, *f.span(*spans[0][:2]))
+        return TopicMatch(topic.name, terms, where, snippet, keyword_of)
 
 
-def _capitalised(word: _Word, folded: Folded, m: re.Match[str]) -> bool:
-    """A bare acronym must look like one: NATO or Nato, never nato (Italian for born).
+class _Conditions:
+    """Whether a require/exclude condition holds in one text; a NEAR is checked in the original
+    text (sentence ends need its capitals), title and body apart."""
 
-    An inflected form (Kfora, natovske) is evidence enough and is often written in lower case.
+    def __init__(self, found: set[int], hits: dict[str, _Hits], folded: dict[str, Folded]):
+        self.found, self.hits, self.folded = found, hits, folded
+        self.positions: dict[str, Positions] = {}
+
+    def __call__(self, c: _Condition) -> bool:
+        if isinstance(c, int):
+            return c in self.found
+        if c.left not in self.found or c.right not in self.found:
+            return False
+        for place, hits in self.hits.items():
+            if c.left in hits and c.right in hits:
+                f = self.folded[place]
+                positions = self.positions.setdefault(place, Positions(f.original))
+                left = [f.span(*s) for s in hits[c.left]]
+                right = [f.span(*s) for s in hits[c.right]]
+                if near(positions, left, right, c.distance):
+                    return True
+        return False
+
+
+def _case_fits(word: _Word, folded: Folded, m: re.Match[str]) -> bool:
+    """A word kept to its written case (KiM) must be so in the text, in either script (КиМ);
+    a bare acronym must look like one: NATO or Nato, never nato (Italian for born).
+
+    An inflected form of an acronym (Kfora, natovske) is evidence enough and is often written in
+    lower case.
     """
+    if word.cased is not None:
+        a, b = folded.span(m.start(), m.end())
+        return _cased(folded.original[a:b]).startswith(word.cased)
     if not word.acronym or (m.group() != word.bare and word.acronym > _SHORT_ACRONYM):
         return True
     a, _ = folded.span(m.start(), m.start() + 1)
@@ -357,16 +465,7 @@ def _capitalised(word: _Word, folded: Folded, m: re.Match[str]) -> bool:
 
 # --- snippets ----------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'»”’)\]]*(?=\s)|\n")
 SNIPPET_CHARS = 300
-
-
-def _sentence_break(text: str, m: re.Match[str]) -> bool:
-    """A full stop ends a sentence only before a capital: not in "2008. godine" or "e.g. this"."""
-    if m.group() == "\n":
-        return True
-    rest = text[m.end() : m.end() + 8].lstrip()
-    return not rest or not rest[0].isalpha() or rest[0].isupper()
 
 
 def _snippet(text: str, a: int, b: int, limit: int = SNIPPET_CHARS) -> str:

@@ -121,12 +121,20 @@ def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
     from balkanwatch.analysis.topics import TopicMatcher
 
+    if args.archive:
+        return cmd_match_archive(args, out)
     matcher = TopicMatcher(_config(need_secrets=False).topics)
 
     def found(text: str) -> list[dict[str, Any]]:
         title, _, body = text.partition("\n")
         return [
-            {"name": m.name, "terms": list(m.terms), "where": list(m.where), "snippet": m.snippet}
+            {
+                "name": m.name,
+                "terms": list(m.terms),
+                "keyword_of": m.keyword_of,
+                "where": list(m.where),
+                "snippet": m.snippet,
+            }
             for m in matcher.match(title, body)
         ]
 
@@ -138,6 +146,24 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     topics = found(sys.stdin.read())
     print(json.dumps({"topics": topics}, ensure_ascii=False, indent=2), file=out)
+    return 0
+
+
+def cmd_match_archive(args: argparse.Namespace, out: TextIO) -> int:
+    from balkanwatch.app import match_archive as ma
+
+    cfg = _config(need_secrets=False)
+    topics = ma.choose_topics(cfg.topics, args.topic)
+    since = ma.parse_since(args.since, datetime.now(UTC))
+    store = _archive(cfg)
+    try:
+        report = ma.match_archive(store, topics, since, args.sample)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2), file=out)
+    else:
+        print(ma.format_report(report, cfg.settings.tz), file=out)
     return 0
 
 
@@ -227,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--jsonl", action="store_true", help='stdin lines {"url": ..., "html": ...}')
     m = sub.add_parser("match", help="print the topics a text (on stdin) matches")
     m.add_argument("--jsonl", action="store_true", help='stdin lines {"id": ..., "text": ...}')
+    m.add_argument("--archive", action="store_true", help="run the topics over stored articles")
+    m.add_argument("--since", default="7d", help="with --archive: 7d, 12h or all (default 7d)")
+    m.add_argument("--topic", help="with --archive: this topic only")
+    m.add_argument("--sample", type=int, default=5, help="with --archive: titles per topic")
+    m.add_argument("--json", action="store_true", help="with --archive: JSON output")
     st = sub.add_parser("status", help="outlets' last crawls and the alert queue")
     st.add_argument("--json", action="store_true")
     se = sub.add_parser("search", help="full-text search of stored articles")

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from balkanwatch.core.keywords import parse_keyword
+from balkanwatch.core.keywords import check_topic_terms
 from balkanwatch.core.schedule import parse_schedule
 from balkanwatch.core.secrets import mask_secrets
 
@@ -183,8 +183,18 @@ class Topic(_Strict):
     name: Slug
     title: str = ""
     keywords: list[str]
+    # keyword -> its other names; written in topics.yaml as {term: Kosovo, aliases: [Kosmet, KiM]}
+    # in `keywords`, kept apart here so that `keywords` stays the list of terms everywhere
+    aliases: dict[str, list[str]] = {}
     require: list[str] = []
     exclude: list[str] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keyword_entries(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("keywords"), list):
+            data = {**data, **split_keyword_entries(data["keywords"], data.get("aliases"))}
+        return data
 
     @field_validator("keywords")
     @classmethod
@@ -195,9 +205,37 @@ class Topic(_Strict):
 
     @model_validator(mode="after")
     def _default_title(self) -> Topic:
+        stray = [k for k in self.aliases if k not in self.keywords]
+        if stray:
+            raise ValueError(f"aliases given for {', '.join(map(repr, stray))}, not a keyword")
         if not self.title:
             object.__setattr__(self, "title", self.name)
         return self
+
+
+def split_keyword_entries(entries: list[Any], aliases: Any = None) -> dict[str, Any]:
+    """`keywords` entries, each a word or {term: ..., aliases: [...]}, as the list of terms and
+    the mapping of aliases; an entry written wrong is named by its position."""
+    terms: list[Any] = []
+    found: dict[str, list[str]] = dict(aliases) if isinstance(aliases, dict) else {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            terms.append(entry)
+            continue
+        where = f"keywords[{i}]"
+        extra = set(entry) - {"term", "aliases"}
+        if extra:
+            raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(map(str, extra)))}")
+        term, names = entry.get("term"), entry.get("aliases", [])
+        if not isinstance(term, str) or not term.strip(" *"):
+            raise ValueError(f"{where}: 'term' must be the keyword, e.g. {{term: Kosovo, ...}}")
+        if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ValueError(f"{where} ({term}): 'aliases' must be a list of names")
+        if term in found:
+            raise ValueError(f"{where} ({term}): aliases given twice for this keyword")
+        terms.append(term)
+        found[term] = names
+    return {"keywords": terms, "aliases": found} if found else {"keywords": terms}
 
 
 class Subscriber(_Strict):
@@ -370,11 +408,10 @@ def load_config(
 def _check_keywords(path: Path, topics: list[Topic]) -> None:
     """Check each keyword's grammar now, so a keyword the matcher cannot use stops start-up."""
     for i, topic in enumerate(topics):
-        for raw in (*topic.keywords, *topic.require, *topic.exclude):
-            try:
-                parse_keyword(raw)
-            except ValueError as e:
-                raise ConfigError(f"{path}: topics[{i}] ({topic.name}): {e}") from None
+        try:
+            check_topic_terms(topic.keywords, topic.aliases, topic.require, topic.exclude)
+        except ValueError as e:
+            raise ConfigError(f"{path}: topics[{i}] ({topic.name}): {e}") from None
 
 
 def _check_references(

@@ -171,6 +171,25 @@ class Store(Outbox):
     def resign(self, article_id: int, content_hash: str, signature: bytes | None) -> None:
         self.update_article(article_id, {"content_hash": content_hash, "signature": signature})
 
+    def articles_since(self, since_iso: str) -> Iterator[dict[str, Any]]:
+        """Articles fetched since then, newest first, each with the topics it matched when stored
+        (`stored_topics`, a JSON list): for trying topics on the archive (`match --archive`)."""
+        rows = self.engine.query(
+            "SELECT a.id, a.url, a.outlet, a.title, a.text, a.published, a.fetched_at "
+            "FROM articles a WHERE a.fetched_at >= ? "
+            "ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC",
+            (since_iso,),
+        )
+        topics: dict[int, list[str]] = {}
+        for r in self.engine.query(
+            "SELECT m.article_id, m.topic FROM matches m JOIN articles a ON a.id = m.article_id "
+            "WHERE a.fetched_at >= ? ORDER BY m.topic",
+            (since_iso,),
+        ):
+            topics.setdefault(r["article_id"], []).append(r["topic"])
+        for row in rows:
+            yield {**row, "stored_topics": json.dumps(topics.get(row["id"], []))}
+
     # -- matches ----------------------------------------------------------------------------
 
     def matched_topics(self, article_id: int) -> set[str]:
