@@ -15,7 +15,6 @@ static sitemap index in front of a dynamic news sitemap is common), and it is sm
 from __future__ import annotations
 
 import asyncio
-import codecs
 import logging
 import re
 import sys
@@ -29,6 +28,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from balkanwatch.analysis.charset import decode_html
 from balkanwatch.config import Config, ConfigError, Outlet, load_config
 from crawler.discovery import (
     DiscoveryError,
@@ -199,7 +199,9 @@ class OutletsSpider(scrapy.Spider):
         if not self._source_response(response, outlet):
             return
         try:
-            links = parse_feed(response.body, response.url, _charset(response))
+            links = parse_feed(
+                response.body, response.url, _charset(response), outlet.language or None
+            )
         except DiscoveryError as e:
             self._source_error(outlet, response.meta["source"], f"malformed feed: {e}")
             return
@@ -211,7 +213,7 @@ class OutletsSpider(scrapy.Spider):
             return
         source = response.meta["source"]
         try:
-            sitemap = parse_sitemap(response.body)
+            sitemap = parse_sitemap(response.body, _charset(response), outlet.language or None)
         except DiscoveryError as e:
             self._source_error(outlet, source, f"malformed sitemap: {e}")
             return
@@ -235,9 +237,11 @@ class OutletsSpider(scrapy.Spider):
             self._source_error(outlet, source, "homepage is not HTML")
             return
         self.runs[outlet.name].sources_ok += 1
+        # Decoded as articles are (not as Scrapy would): link texts become listing titles.
+        html = decode_html(response.body, _charset(response), outlet.language or None).text
         feeds = [
             u
-            for u in autodiscover_feeds(response.text, response.url)
+            for u in autodiscover_feeds(html, response.url)
             if is_own_domain(u, outlet.own_domains())
         ]
         if feeds:
@@ -247,9 +251,7 @@ class OutletsSpider(scrapy.Spider):
             return
         # No feed: the robots.txt may name sitemaps, and the homepage's own links are scanned.
         yield from self.robots_request(outlet, response.url)
-        links = scan_article_links(
-            response.text, response.url, outlet.own_domains(), outlet.article_pattern
-        )
+        links = scan_article_links(html, response.url, outlet.own_domains(), outlet.article_pattern)
         yield from self.article_requests(outlet, links, source)
 
     def robots_request(self, outlet: Outlet, homepage: str) -> Iterator[scrapy.Request]:
@@ -308,12 +310,13 @@ class OutletsSpider(scrapy.Spider):
             url=canonical_url(requested, outlet.homepage),
             outlet=outlet.name,
             html=response.body,
-            encoding=page_encoding(response.body, response.encoding),
+            charset=_charset(response),
             response_url=response.url,
             fetched_at=utcnow(),
             feed_title=link.title,
             feed_published=link.published.isoformat() if link.published else None,
             aliases=sorted({canonical_url(u, outlet.homepage) for u in (response.url, link.url)}),
+            language=outlet.language or None,
         )
 
     # -- errors -----------------------------------------------------------------------------
@@ -415,25 +418,6 @@ def summary_lines(runs: list[OutletRun]) -> list[str]:
             f" {r.matched:>7} {r.alerted:>6}" + (f"  errors: {len(r.errors)}" if r.errors else "")
         )
     return lines
-
-
-def page_encoding(body: bytes, declared: str | None) -> str | None:
-    """The encoding to decode an article page with.
-
-    Scrapy follows the BOM, then the HTTP header, then the page's meta tag. Outlets that moved
-    to UTF-8 often still declare windows-1250/1251 somewhere, and a legacy decoder accepts
-    almost any bytes, so the wrong declaration would store mojibake; text that is valid UTF-8
-    and not plain ASCII is practically never in a legacy encoding, so it wins.
-    """
-    if body.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"  # decoded without the BOM character
-    if not body.isascii():
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return declared
-        return "utf-8"
-    return declared
 
 
 def _updated_since(link: Link, fetched_at: str) -> bool:
