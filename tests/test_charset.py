@@ -4,13 +4,20 @@ their authors wrote, and pages whose declaration is right are left alone."""
 from __future__ import annotations
 
 import codecs
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime as rfc822
+from pathlib import Path
+from typing import Any
 
 import lxml.etree
 import pytest
 
 from balkanwatch.analysis.charset import decode, decode_html, decode_xml, xml_to_utf8
+from tests.support import FixtureSite, article_page, crawl, write_config
+from tests.support import rss as rss_feed
 
 # Ordinary news sentences with every letter their alphabet adds to ASCII.
 SR_LATIN = (
@@ -237,3 +244,195 @@ def test_right_feeds_are_passed_on_unchanged() -> None:
         rss("ASCII only", "iso-8859-2").encode("ascii"),
     ):
         assert xml_to_utf8(body, "utf-8", None) is body
+
+
+# --- through a crawl -------------------------------------------------------------------------
+# Four loopback outlets, one per language, whose servers and pages declare the wrong charset;
+# `scrapy crawl outlets` must store every article with its title and text as written.
+
+NOW = datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Article:
+    path: str
+    title: str
+    paras: tuple[str, str]
+    written: str
+    header: str | None  # charset in Content-Type
+    meta: str | None
+    titled: bool = True  # False: no title in the page, the listing's must be stored
+
+    def body(self) -> bytes:
+        if self.titled:
+            html = article_page(self.title, list(self.paras), lang="", charset=self.meta or "")
+        else:
+            paras = "".join(f"<p>{p}</p>" for p in self.paras)
+            html = f'<html><head><meta charset="{self.meta}"></head><body><article>{paras}'
+            html += "</article></body></html>"
+        return html.replace('<meta charset="">', "").encode(self.written)
+
+    def content_type(self) -> str:
+        return f"text/html; charset={self.header}" if self.header else "text/html"
+
+
+SR_CYR_2 = (
+    "Влада Србије усвојила је нацрт закона о заштити животне средине, а министарка је "
+    "рекла да ће јавна расправа трајати до краја месеца.",
+    "Удружења грађана из Ниша и Чачка тражила су да се рок продужи, јер је, како кажу, "
+    "документ обиман и тешко разумљив.",
+)
+SR_LAT_2 = (
+    "Skupština grada Novog Sada usvojila je budžet za sledeću godinu, a najviše novca "
+    "izdvojeno je za škole, vrtiće i održavanje ulica.",
+    "Odbornici opozicije kažu da su troškovi za reprezentaciju preveliki i da će tražiti "
+    "reviziju, dok gradonačelnik tvrdi da je sve po zakonu.",
+)
+MK_2 = (
+    "Советот на Општина Охрид одлучи ѕидините на старата чаршија да се обноват, а "
+    "градоначалникот рече дека работите ќе почнат на пролет.",
+    "Граѓаните од Ѓорче Петров и Кисела Вода бараат поголема заштита од бучавата, "
+    "а Министерството вети нови правила за џез клубовите.",
+)
+SQ_2 = (
+    "Qeveria e Kosovës miratoi sot projektligjin për çmimet e energjisë, ndërsa ministrja "
+    "tha se ndihma për familjet do të vazhdojë edhe gjatë dimrit.",
+    "Opozita kërkoi që çështja të shqyrtohet në Kuvend, duke thënë se vendimi është marrë "
+    "pa konsultim me qytetarët dhe bizneset e vogla.",
+)
+BS_2 = (
+    "Općinsko vijeće u Zenici usvojilo je odluku o izgradnji nove džamije i škole, a "
+    "načelnik je rekao da će radovi početi već ove jeseni.",
+    "Mještani naselja Crkvice žale se da su godinama čekali vodovod i da su obećanja "
+    "prethodnih vlasti ostala samo na papiru.",
+)
+
+OUTLETS: dict[str, tuple[str, list[Article]]] = {
+    "srbija": (
+        "sr",
+        [
+            Article("/vesti/1-cirilica", "Нацрт закона о животној средини", SR_CYR_2,
+                    "windows-1251", "utf-8", "utf-8"),
+            Article("/vesti/2-latinica", "Novi Sad: budžet za škole i vrtiće", SR_LAT_2,
+                    "windows-1250", "utf-8", None),
+            Article("/vesti/3-latin2", "Đaci, škole i ulice: šta kaže grad", SR_LAT_2[::-1],
+                    "iso-8859-2", None, "utf-8"),
+            Article("/vesti/4-utf8", "Čačak i Šabac traže izmene zakona", SR_LAT_2,
+                    "utf-8", "windows-1250", "windows-1250"),
+            Article("/vesti/5-meta", "Ниш и Чачак траже дужу расправу", SR_CYR_2[::-1],
+                    "windows-1251", "utf-8", "windows-1251"),
+            Article("/vesti/6-bez-naslova", "Ђаци и љекари: шта доноси нови закон", SR_CYR_2,
+                    "windows-1251", "utf-8", "utf-8", titled=False),
+        ],
+    ),
+    "makedonija": (
+        "mk",
+        [
+            Article("/2026/12/01/ohrid-sidini", "Охрид: ѕидините на чаршијата ќе се обноват",
+                    MK_2, "windows-1251", "utf-8", "utf-8"),
+            Article("/2026/12/01/gjorce-buka", "Ѓорче Петров бара заштита од бучава", MK_2[::-1],
+                    "windows-1251", "utf-8", "utf-8", titled=False),
+        ],
+    ),
+    "shqiperia": (
+        "sq",
+        [
+            Article("/lajme/cmimet", "Çmimet e energjisë: çka miratoi Qeveria", SQ_2,
+                    "windows-1252", "utf-8", "utf-8"),
+            Article("/lajme/opozita", "Opozita kërkon seancë për çështjen", SQ_2[::-1],
+                    "iso-8859-1", "utf-8", None),
+        ],
+    ),
+    "bosna": (
+        "bs",
+        [
+            Article("/vijesti/zenica", "Zenica: nova džamija i škola", BS_2,
+                    "windows-1250", "utf-8", "utf-8"),
+            Article("/vijesti/crkvice", "Crkvice čekaju vodovod već godinama", BS_2[::-1],
+                    "windows-1250", "utf-8", "utf-8", titled=False),
+        ],
+    ),
+}  # fmt: skip
+
+
+def serve(name: str, site: FixtureSite, articles: list[Article]) -> dict[str, Any]:
+    """Each outlet lists its articles its own way, in its articles' mislabelled encoding."""
+    for a in articles:
+        site.add(a.path, a.body(), content_type=a.content_type())
+    when = NOW - timedelta(hours=1)
+    if name == "makedonija":  # no feed: the homepage's link texts are the listing
+        links = "".join(f'<li><a href="{a.path}">{a.title}</a></li>' for a in articles)
+        home = f'<html><head><meta charset="utf-8"></head><body><ul>{links}</ul></body></html>'
+        site.add("/", home.encode("windows-1251"), content_type="text/html; charset=utf-8")
+        return {}
+    if name == "bosna":  # a Google News sitemap, windows-1250 declared UTF-8
+        urls = "".join(
+            f"<url><loc>{site.url(a.path)}</loc><news:news><news:publication><news:name>B"
+            "</news:name><news:language>bs</news:language></news:publication>"
+            f"<news:publication_date>{when.isoformat(timespec='seconds')}</news:publication_date>"
+            f"<news:title>{a.title}</news:title></news:news></url>"
+            for a in articles
+        )
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/'
+            'schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+            f"{urls}</urlset>"
+        )
+        return {"sitemaps": [site.add("/news.xml", xml.encode("windows-1250"))]}
+    feeds = []
+    # Serbian outlets write either script: a feed per code page, each declaring UTF-8.
+    for written in ("windows-1251", "windows-1250") if name == "srbija" else ("utf-8",):
+        listed = [a for a in articles if _encodable(a.title, written)]
+        feed = rss_feed(
+            [{"title": a.title, "link": site.url(a.path), "pubDate": rfc822(when)} for a in listed]
+        ).encode(written)
+        feeds.append(site.add(f"/feed-{written}/", feed, content_type="application/rss+xml"))
+    return {"feeds": feeds}
+
+
+def _encodable(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    sites = {name: FixtureSite(f"127.0.0.{60 + i}") for i, name in enumerate(OUTLETS)}
+    entries = []
+    for name, (language, articles) in OUTLETS.items():
+        site = sites[name]
+        entry = {"name": name, "homepage": site.url("/"), "language": language}
+        entries.append({**entry, **serve(name, site, articles)})
+    cfg = write_config(tmp_path_factory.mktemp("cfg"), entries)
+    done = crawl(cfg)
+    assert done.returncode == 0, done.stderr[-3000:]
+    yield cfg
+    for site in sites.values():
+        site.close()
+
+
+CRAWLED = [(name, a) for name, (_, articles) in OUTLETS.items() for a in articles]
+
+
+@pytest.mark.parametrize(("name", "article"), CRAWLED, ids=[a.path for _, a in CRAWLED])
+def test_crawled_articles_are_stored_as_written(crawled: Path, name: str, article: Article) -> None:
+    with sqlite3.connect(crawled / "bw.db") as conn:
+        rows = conn.execute(
+            "SELECT title, text FROM articles WHERE outlet = ? AND url LIKE ?",
+            (name, f"%{article.path}"),
+        ).fetchall()
+    assert len(rows) == 1, f"{article.path} not stored"
+    [(title, text)] = rows
+    assert title == article.title
+    assert text.splitlines()[:3] == [article.title, *article.paras]
+
+
+def test_crawled_outlets_are_recorded_ok(crawled: Path) -> None:
+    with sqlite3.connect(crawled / "bw.db") as conn:
+        rows = conn.execute("SELECT outlet, status, error, new_articles FROM crawls").fetchall()
+    assert sorted(rows) == sorted(
+        (name, "ok", None, len(articles)) for name, (_, articles) in OUTLETS.items()
+    )
