@@ -220,8 +220,9 @@ def decode(
     may be lazy: it is only read when the bytes are not valid UTF-8); `language` the outlet's
     ISO 639-1 code, or None for the whole region's alphabets."""
     bom, mark = read_bom(body)
-    if bom:
-        return Decoded(body[len(mark) :].decode(bom, "replace"), codecs.lookup(bom).name, bom)
+    if bom and mark:  # the BOM settles it, as in browsers
+        codec = codecs.lookup(bom).name
+        return Decoded(body[len(mark) :].decode(codec, "replace"), codec, codec)
     if body.isascii():
         return Decoded(body.decode("ascii"), "ascii")
     text = _strict(body, "utf-8")

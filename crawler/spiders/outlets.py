@@ -40,6 +40,7 @@ from crawler.discovery import (
     scan_article_links,
 )
 from crawler.items import ArticlePage
+from crawler.redirects import OffsiteRedirect
 from crawler.urls import canonical_url, is_own_domain, registered_domain
 from pipelines.render import mask_secrets
 from pipelines.store import Store, utcnow
@@ -171,6 +172,7 @@ class OutletsSpider(scrapy.Spider):
             meta={
                 "outlet": outlet.name,
                 "source": url,
+                "own_domains": outlet.own_domains(),  # redirects stay on them (crawler/redirects)
                 "optional": optional,
                 # an optional source (robots.txt) that is missing is not an outlet error
                 "handle_httpstatus_list": [304, 404, 410] if optional else [304],
@@ -292,7 +294,7 @@ class OutletsSpider(scrapy.Spider):
                 url,
                 callback=self.parse_article,
                 errback=self.article_failed,
-                meta={"outlet": outlet.name, "source": source},
+                meta={"outlet": outlet.name, "source": source, "own_domains": domains},
                 cb_kwargs={"outlet": outlet, "link": link},
             )
 
@@ -467,8 +469,10 @@ def _sent(meta: dict[str, Any], failure: Failure | None = None) -> int:
 def _by_policy(failure: Failure) -> bool:
     from scrapy.exceptions import IgnoreRequest
 
-    text = str(failure.value)
-    return isinstance(failure.value, IgnoreRequest) and ("robots.txt" in text or "offsite" in text)
+    exc, text = failure.value, str(failure.value)
+    if isinstance(exc, OffsiteRedirect):  # the outlet moved somewhere: the operator must know
+        return False
+    return isinstance(exc, IgnoreRequest) and ("robots.txt" in text or "offsite" in text)
 
 
 def _permanent(failure: Failure) -> bool:
@@ -502,6 +506,8 @@ def _why(failure: Failure) -> str:
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"HTTP {exc.response.status}"
+    if isinstance(exc, OffsiteRedirect):
+        return str(exc)
     name = type(exc).__name__
     text = str(exc).strip()
     request = getattr(failure, "request", None)
