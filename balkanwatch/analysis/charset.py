@@ -31,6 +31,8 @@ __all__ = ["CANDIDATES", "Decoded", "decode", "decode_html", "decode_xml", "xml_
 # declares one still gets it as a candidate).
 LEGACY = ("cp1250", "cp1251", "iso8859-2", "cp1252")
 CANDIDATES = ("utf-8", *LEGACY)
+# The code page a language's sites used: first among equals (Albanian reads the same in three).
+CODEPAGE = {"sq": "cp1252", "mk": "cp1251", "bg": "cp1251", "ru": "cp1251", "uk": "cp1251"}
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def _mojibake_pattern() -> re.Pattern[str]:
     return re.compile(f"[{lead}][{cont}]|[\\x80-\\x9f]")
 
 
+_ASCII = bytes(range(0x80))
 # In text decoded as valid UTF-8: C1 controls or "Ã«"-like pairs, the marks of text that was
 # decoded in a legacy code page and encoded to UTF-8 again (double-encoded) upstream.
 _SUSPECT_UTF8 = _mojibake_pattern()
@@ -227,12 +230,15 @@ def decode(
         return Decoded(body.decode("ascii"), "ascii")
     text = _strict(body, "utf-8")
     if text is not None:
-        if not _SUSPECT_UTF8.search(text):
+        # Searched first in the non-ASCII bytes alone (a C-speed translate): a clean page is
+        # never scanned character by character, a hit is confirmed in the text.
+        residue = body.translate(None, _ASCII).decode("utf-8")
+        if not _SUSPECT_UTF8.search(residue) or not _SUSPECT_UTF8.search(text):
             return Decoded(text, "utf-8")
         return _undouble(text, _expected(language))
     if b"\x00" in body:  # binary, not text in any candidate: nothing to choose between
         return Decoded(body.decode("utf-8", "replace"), "utf-8")
-    return _decode_legacy(body, declared, _expected(language))
+    return _decode_legacy(body, declared, language)
 
 
 def _undouble(text: str, expected: str) -> Decoded:
@@ -251,33 +257,59 @@ def _undouble(text: str, expected: str) -> Decoded:
     return best
 
 
-def _decode_legacy(body: bytes, declared: Iterable[str | None], expected: str) -> Decoded:
+def _decode_legacy(body: bytes, declared: Iterable[str | None], language: str | None) -> Decoded:
     """Bytes that are not UTF-8: the first declaration that reads plausibly, else the best
     candidate."""
+    expected = _expected(language)
     named = _unique(_codec(label) for label in declared)
     first = named[0] if named else None
+    # Candidates differ only where the bytes are not ASCII: they are judged on those stretches
+    # (with a byte of context each side, for a letter glued to another script), and the page
+    # is decoded once, with the winner.
+    digest = _digest(body)
     for codec in named:
-        text = _strict(body, codec)
+        text = _strict(digest, codec)
         if text is not None and _judge(text, expected, codec).clean:
-            return Decoded(text, codec, first)
-    scored: list[tuple[float, Decoded]] = []
-    for codec in _unique([*named, *LEGACY]):
-        if codec == "utf-8":
-            continue
-        text = body.decode(codec, "replace")
-        scored.append((_judge(text, expected, codec).score, Decoded(text, codec, first)))
-    preferred = _detector_choice(body, [d.encoding for _, d in scored])
-    # The detector settles only what our score leaves close.
-    scored = [(s + (0.25 if d.encoding == preferred else 0), d) for s, d in scored]
+            return Decoded(body.decode(codec, "replace"), codec, first)
+    scored: list[tuple[float, str, str | None]] = []  # (score, codec, fallback)
+    for codec in _unique([*named, CODEPAGE.get(language or ""), *LEGACY]):
+        if codec != "utf-8":
+            text = digest.decode(codec, "replace")
+            scored.append((_judge(text, expected, codec).score, codec, None))
+    # The detector and the language's usual code page settle only what our score leaves
+    # close; where they disagree on equals, the language's code page (listed first) stays.
+    preferred = {_detector_choice(body, [c for _, c, _ in scored])}
+    usual = CODEPAGE.get(language or "")
+    scored = [(s + 0.25 * ((c in preferred) + (c == usual)), c, f) for s, c, f in scored]
     # A UTF-8 page with a few stray legacy bytes (an old snippet pasted in) is UTF-8, with those
     # bytes read in the code page that makes them plausible rather than replaced. Listed after
     # the code pages: on a page that is all legacy bytes both read the same, and max keeps the
     # first of equals.
-    for codec in LEGACY:
-        text = body.decode("utf-8", _legacy_fallback(codec))
-        score = _judge(text, expected, "utf-8").score
-        scored.append((score, Decoded(text, "utf-8", first, fallback=codec)))
-    return max(scored, key=lambda s: s[0])[1]
+    if _mostly_utf8(digest):
+        for codec in LEGACY:
+            text = digest.decode("utf-8", _legacy_fallback(codec))
+            scored.append((_judge(text, expected, "utf-8").score, "utf-8", codec))
+    _, codec, fallback = max(scored, key=lambda s: s[0])
+    if fallback:
+        return Decoded(body.decode("utf-8", _legacy_fallback(fallback)), codec, first, fallback)
+    return Decoded(body.decode(codec, "replace"), codec, first)
+
+
+def _mostly_utf8(digest: bytes) -> bool:
+    """More valid UTF-8 characters than stray bytes: worth reading as UTF-8 with strays."""
+    text = digest.decode("utf-8", "replace")
+    strays = text.count("\ufffd")
+    return len(_NON_ASCII.findall(text)) > 2 * strays
+
+
+_NON_ASCII_BYTES = re.compile(rb"[\x80-\xff]+")
+
+
+def _digest(body: bytes) -> bytes:
+    """The non-ASCII stretches of `body`, a byte of context each side, one per line."""
+    return b"\n".join(
+        body[max(m.start() - 1, 0) : m.end() + 1] for m in _NON_ASCII_BYTES.finditer(body)
+    )
 
 
 def _detector_choice(body: bytes, candidates: list[str]) -> str | None:
