@@ -10,9 +10,10 @@ class ArticlePage:
     url: str  # canonical form of the URL that was requested
     outlet: str
     html: bytes
-    encoding: str | None  # as Scrapy decoded the response (header, meta, BOM)
+    charset: str | None  # what the HTTP header declared; decoded by balkanwatch.analysis.charset
     response_url: str  # after redirects
     fetched_at: str
     feed_title: str | None = None  # what the feed or sitemap said, used when extraction has none
     feed_published: str | None = None
     aliases: list[str] = field(default_factory=list)
+    language: str | None = None  # the outlet's, for judging which decoding reads right

@@ -26,7 +26,14 @@ OUTLET_STAGGER = 0.2
 
 # Outlets may set their own crawl_delay / concurrency in outlets.yaml (crawler/politeness.py).
 ADDONS = {"crawler.politeness.OutletPoliteness": 0}
-DOWNLOADER_MIDDLEWARES = {"crawler.politeness.FixedDelayMiddleware": 50}
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.politeness.FixedDelayMiddleware": 50,
+    # Redirects are followed only on the outlet's own origins (crawler/redirects.py).
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.redirects.OwnOriginMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.redirects.OwnOriginRedirectMiddleware": 600,
+}
 
 # Limits: a slow or huge page must not hold up a crawl.
 DOWNLOAD_TIMEOUT = 30

@@ -34,19 +34,15 @@ from pipelines.ingest import Ingester, IngestResult
 log = logging.getLogger(__name__)
 
 
-def _extract_in_worker(html: bytes, encoding: str | None, url: str) -> dict[str, Any] | None:
-    """Runs in a worker process; returns plain data so it pickles cheaply."""
+def _extract_in_worker(page: ArticlePage) -> tuple[dict[str, Any] | None, str | None]:
+    """Runs in a worker process (a mislabelled page costs a few ms to decode); returns plain
+    data so it pickles cheaply, and how the page was decoded when not as it declared."""
+    from balkanwatch.analysis.charset import decode_html
     from balkanwatch.analysis.extract import extract_article
 
-    if encoding:
-        try:
-            markup: str | bytes = html.decode(encoding)
-        except (LookupError, UnicodeDecodeError):
-            markup = html
-    else:
-        markup = html
-    result = extract_article(markup, url)
-    return asdict(result) if result else None
+    decoded = decode_html(page.html, page.charset, page.language)
+    result = extract_article(decoded.text, page.response_url)
+    return (asdict(result) if result else None), decoded.note
 
 
 def to_document(page: ArticlePage, ex: Any, outlet: Outlet) -> Document:
@@ -109,10 +105,10 @@ class ExtractPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        future = self._pool().submit(
-            _extract_in_worker, item.html, item.encoding, item.response_url
-        )
-        data = await asyncio.wrap_future(future)
+        future = self._pool().submit(_extract_in_worker, item)
+        data, decoding = await asyncio.wrap_future(future)
+        if decoding:
+            log.info("Outlet %s: %s: %s", item.outlet, item.url, decoding)
         if data is None:
             self.spider.runs[item.outlet].errors.append(f"{item.url}: no article text")  # type: ignore[attr-defined]
             raise DropItem(f"No article text in {item.url}")

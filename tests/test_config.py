@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from balkanwatch.core.config import ConfigError, load_config, parse_interval
+from balkanwatch.core.config import ConfigError, Outlet, load_config, parse_interval
 from tests.support import ROOT, cli, write_config
 
 OUTLET = {
@@ -273,3 +273,18 @@ def test_daemon_stops_on_bad_config(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "subscribers.yaml" in done.stderr and "NOPE" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("homepage", "domains", "expected"),
+    [
+        ("https://www.koha.net/", ["koha.net"], ["www.koha.net", "koha.net"]),
+        ("https://www.koha.net:443/", [], ["www.koha.net"]),
+        # host and port are the origin: an extra domain without a port is on the homepage's
+        ("http://127.0.0.5:8123/", ["127.0.0.6"], ["127.0.0.5:8123", "127.0.0.6:8123"]),
+        ("http://127.0.0.5:8123/", ["127.0.0.5:9000"], ["127.0.0.5:8123", "127.0.0.5:9000"]),
+        ("http://127.0.0.5:8123/", ["https://x.rs/"], ["127.0.0.5:8123", "x.rs:8123"]),
+    ],
+)
+def test_own_domains_carry_the_port(homepage: str, domains: list[str], expected: list[str]) -> None:
+    assert Outlet(name="o", homepage=homepage, domains=domains).own_domains() == expected

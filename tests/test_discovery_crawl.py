@@ -370,7 +370,9 @@ def build_homepage_scan(f: Fixture, name: str, host_re: str, title: str) -> None
     home = real_homepage(name, host_re, f.site.base)
     f.site.add("/", home, etag=f'"{f.name}-home"')
     pattern = f.entry.get("article_pattern")
-    for link in scan_article_links(home, f.site.url("/"), [f.site.host], pattern):
+    for link in scan_article_links(
+        home, f.site.url("/"), [f"{f.site.host}:{f.site.port}"], pattern
+    ):
         path = link.url[len(f.site.base) :]
         f.article(path, f"{title} {len(f.stored)}", page(f"{title} {len(f.stored)}", path))
 

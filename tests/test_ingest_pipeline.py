@@ -116,7 +116,7 @@ def page(**kw: object) -> object:
         "url": "https://www.koha.net/a/1",
         "outlet": "koha",
         "html": b"",
-        "encoding": None,
+        "charset": None,
         "response_url": "https://www.koha.net/a/1",
         "fetched_at": "2026-12-01T08:00:00+00:00",
         "aliases": ["https://www.koha.net/a/1"],

@@ -9,6 +9,7 @@ from balkanwatch.analysis.urls import (
     canonical_url,
     is_own_domain,
     registered_domain,
+    same_origin,
 )
 
 CANONICAL_CASES = [
@@ -156,7 +157,16 @@ def test_registered_domain(url: str, expected: str) -> None:
         ("https://nottelegrafi.com/", ["telegrafi.com"], False),
         ("https://www.facebook.com/telegrafi.com", ["telegrafi.com"], False),
         ("https://www.evropaelire.mobi/rss.html", ["evropaelire.org"], False),
-        ("http://127.0.0.1:8000/a", ["127.0.0.1"], True),
+        # host and port are the origin; 80 and 443 are http and https of one site
+        ("http://127.0.0.1:8000/a", ["127.0.0.1:8000"], True),
+        ("http://127.0.0.1:8000/a", ["http://127.0.0.1:8000/"], True),
+        ("http://127.0.0.1:8001/a", ["127.0.0.1:8000"], False),
+        ("http://127.0.0.1:8000/a", ["127.0.0.1"], False),
+        ("http://127.0.0.1/a", ["127.0.0.1:8000"], False),
+        ("https://www.koha.net:443/a", ["koha.net"], True),
+        ("http://www.koha.net:80/a", ["https://www.koha.net/"], True),
+        ("https://koha.net:8443/a", ["koha.net"], False),
+        ("https://news.koha.net:8443/a", ["koha.net:8443"], True),
         ("mailto:info@koha.net", ["koha.net"], False),
         ("https://koha.net/", [], False),
         ("https://koha.net/", [""], False),
@@ -164,3 +174,16 @@ def test_registered_domain(url: str, expected: str) -> None:
 )
 def test_is_own_domain(url: str, domains: list[str], expected: bool) -> None:
     assert is_own_domain(url, domains) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "other", "expected"),
+    [
+        ("https://feeds.example.com/a", "http://feeds.example.com/b", True),
+        ("https://feeds.example.com:8443/a", "https://feeds.example.com/b", False),
+        ("https://www.example.com/a", "https://feeds.example.com/b", False),
+        ("mailto:x@example.com", "https://example.com/", False),
+    ],
+)
+def test_same_origin(url: str, other: str, expected: bool) -> None:
+    assert same_origin(url, other) is expected

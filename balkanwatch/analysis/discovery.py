@@ -9,7 +9,6 @@ record the outlet's error instead of silently finding nothing.
 
 from __future__ import annotations
 
-import codecs
 import io
 import re
 import zlib
@@ -24,8 +23,8 @@ import feedparser
 import lxml.html
 from dateutil import parser as dateparser
 from lxml import etree
-from w3lib.encoding import html_to_unicode
 
+from balkanwatch.analysis.charset import decode_html, xml_to_utf8
 from balkanwatch.analysis.urls import canonical_url, is_own_domain
 
 __all__ = [
@@ -76,18 +75,21 @@ class Sitemap:
 # --- feeds ---------------------------------------------------------------------------
 
 
-def parse_feed(body: bytes, base_url: str, charset: str | None = None) -> list[Link]:
+def parse_feed(
+    body: bytes, base_url: str, charset: str | None = None, language: str | None = None
+) -> list[Link]:
     """Read an RSS 2.0, RSS 1.0 (RDF) or Atom feed into links, in feed order.
 
-    feedparser picks the encoding from the BOM and the XML declaration, and
-    falls back to its lenient parser for feeds that are not well-formed (some
-    outlets' are not): such a feed is accepted as long as entries come out.
-    ``charset`` (the HTTP header's) counts only for a feed that declares no
-    encoding itself and is not UTF-8; see ``_transcode_undeclared``.
+    The encoding is the feed's own (BOM, XML declaration) unless its bytes
+    contradict it; then ``charset`` (the HTTP header's) and the region's code
+    pages compete for it (``balkanwatch.analysis.charset``, ``language`` the
+    outlet's). feedparser falls back to its lenient parser for feeds that are
+    not well-formed (some outlets' are not): such a feed is accepted as long
+    as entries come out.
     A body with no entries that is malformed or is no feed at all (an HTML
     error page) raises ``DiscoveryError``; a valid feed with no items is [].
     """
-    body = _transcode_undeclared(body, charset)
+    body = xml_to_utf8(body, charset, language)
     # A stream, never bytes or str: feedparser treats a str that looks like a
     # URL or a file name as something to open. A content type must be given or
     # feedparser flags every feed as bozo; application/xml leaves the encoding
@@ -120,29 +122,6 @@ def parse_feed(body: bytes, base_url: str, charset: str | None = None) -> list[L
         reason = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
         raise DiscoveryError(f"not a feed: {reason}")
     return links
-
-
-_XML_ENCODING_DECL_RE = re.compile(rb"\s*<\?xml[^>]*?\bencoding\s*=")
-_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-
-
-def _transcode_undeclared(body: bytes, charset: str | None) -> bytes:
-    """A feed that names no encoding (no BOM, no ``encoding=`` in its XML
-    declaration) is UTF-8 by the XML rules; one that is not valid UTF-8 is read
-    in the server's charset instead, handed on as UTF-8. The header is not
-    trusted further: outlets' servers get it wrong more often than their XML.
-    """
-    if not charset or body.startswith(_BOMS) or _XML_ENCODING_DECL_RE.match(body[:512]):
-        return body
-    try:
-        body.decode("utf-8")
-        return body
-    except UnicodeDecodeError:
-        pass
-    try:
-        return body.decode(charset).encode("utf-8")
-    except (LookupError, UnicodeDecodeError):
-        return body
 
 
 def _entry_url(entry: feedparser.FeedParserDict, base_url: str) -> str | None:
@@ -189,8 +168,8 @@ _SITEMAP_PARSER_OPTIONS = {
 }
 
 
-def parse_sitemap(body: bytes) -> Sitemap:
-    """Read a sitemap or sitemap index, gzipped or not.
+def parse_sitemap(body: bytes, charset: str | None = None, language: str | None = None) -> Sitemap:
+    """Read a sitemap or sitemap index, gzipped or not, decoded as ``parse_feed`` decodes.
 
     ``<lastmod>`` becomes ``published`` unless a Google News
     ``<news:publication_date>`` gives the real publication time. Elements are
@@ -202,6 +181,7 @@ def parse_sitemap(body: bytes) -> Sitemap:
         raise DiscoveryError(f"sitemap larger than {MAX_SITEMAP_BYTES} bytes")
     if not data.startswith(b"\xef\xbb\xbf"):
         data = data.lstrip()  # stray newlines before <?xml are a common plugin bug
+    data = xml_to_utf8(data, charset, language)  # news titles in a mislabelled code page
     try:
         root = etree.fromstring(data, etree.XMLParser(**_SITEMAP_PARSER_OPTIONS))
     except etree.XMLSyntaxError as error:
@@ -324,7 +304,7 @@ def _is_comment_feed(url: str) -> bool:
 
 def _parse_html(html: bytes | str) -> lxml.html.HtmlElement | None:
     """Parse a page whose bytes may be in any encoding it declares (or none)."""
-    text = html if isinstance(html, str) else html_to_unicode(None, html)[1]
+    text = html if isinstance(html, str) else decode_html(html).text
     if not text.strip():
         return None
     parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)

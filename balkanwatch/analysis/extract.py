@@ -1,7 +1,7 @@
 """Article extraction: one HTML page in, the article in seed text form out.
 
 trafilatura finds the article body; this module adds what the rest of balkanwatch
-relies on and trafilatura leaves loose: bytes decoded by their declared charset,
+relies on and trafilatura leaves loose: bytes decoded by the charset that fits them,
 the seed text form (title on the first line, never twice), a published time in
 one comparable form, the page's declared language reduced to ISO 639-1, and an
 absolute canonical URL. Pure: no Scrapy, no I/O, never raises on bad input.
@@ -20,8 +20,9 @@ import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.settings import Document
-from trafilatura.utils import detect_encoding, load_html
-from w3lib.encoding import html_to_unicode
+from trafilatura.utils import load_html
+
+from balkanwatch.analysis.charset import decode_html
 
 LOGGER = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def extract_article(html: str | bytes, url: str | None = None) -> Extracted | No
 
 def _parse(html: str | bytes) -> HtmlElement | None:
     if isinstance(html, bytes):
-        html = _decode(html)
+        html = decode_html(html).text  # the caller decodes when it knows header and language
     if not isinstance(html, str) or not html.strip():
         return None
     try:
@@ -88,26 +89,6 @@ def _parse(html: str | bytes) -> HtmlElement | None:
     except (ValueError, TypeError, etree.LxmlError):
         return None
     return tree if isinstance(tree, HtmlElement) else None
-
-
-def _decode(data: bytes) -> str:
-    """Valid UTF-8 first, then BOM, <meta charset>, a guess; never raises.
-
-    UTF-8 that validates is almost never another encoding, and outlets that moved to
-    UTF-8 often keep an old windows-1250/1251 declaration in the template; otherwise
-    the declared charset (what Scrapy and browsers follow) beats a statistical guess.
-    """
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    _, text = html_to_unicode(None, data, auto_detect_fun=_guess_encoding)
-    return text
-
-
-def _guess_encoding(data: bytes) -> str | None:
-    guesses = detect_encoding(data)
-    return guesses[0] if guesses else None
 
 
 _BLOCK_TAGS = {"p", "div", "table", "ul", "ol", "dl", "blockquote", "figure", "section", "article"}

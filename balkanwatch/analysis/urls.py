@@ -26,6 +26,7 @@ __all__ = [
     "canonical_url",
     "is_own_domain",
     "registered_domain",
+    "same_origin",
 ]
 
 # Exact query keys (compared lower-cased) that only say where a click came from.
@@ -99,17 +100,49 @@ def registered_domain(url: str) -> str:
 
 
 def is_own_domain(url: str, domains: Iterable[str]) -> bool:
-    """Whether ``url`` lies on one of an outlet's domains (any subdomain of it).
+    """Whether ``url`` lies on one of an outlet's domains (any subdomain of it, same port).
 
     Only the outlet's own domains are followed (SPEC); comparing registrable
     domains lets ``puna.telegrafi.com`` count for ``telegrafi.com`` while
-    ``telegrafi.com.evil.example`` does not.
+    ``telegrafi.com.evil.example`` does not. Host and port together are the
+    origin: ``example.rs:8080`` is another site than ``example.rs`` unless
+    listed, while 80 and 443 are one site (http and https of it).
     """
     host = _host_of(url)
     if not host:
         return False
-    own = _registered_domain_of_host(host)
-    return any(own == registered_domain(domain) for domain in domains if domain.strip())
+    own = (_registered_domain_of_host(host), _port_of(url))
+    return any(
+        own == (registered_domain(domain), _port_of(domain)) for domain in domains if domain.strip()
+    )
+
+
+def site_of(url: str) -> str:
+    """``host[:port]`` of a URL, the port left out when it is the scheme's default: an entry
+    for `is_own_domain` that keeps the URL's port as part of the site."""
+    parts = urlsplit(url)
+    port = parts.port if parts.port not in (None, 80, 443) else None
+    return f"{parts.hostname or ''}" + (f":{port}" if port else "")
+
+
+def same_origin(url: str, other: str) -> bool:
+    """Same host (exactly) and port, 80 and 443 counting as one."""
+    return bool(_host_of(url)) and (_host_of(url), _port_of(url)) == (
+        _host_of(other),
+        _port_of(other),
+    )
+
+
+def _port_of(url_or_host: str) -> int | None:
+    """The explicit port of a URL or ``host:port``; None for none or a default one."""
+    text = url_or_host.strip()
+    if "://" not in text:
+        text = "//" + text.lstrip("/")
+    try:
+        port = urlsplit(text).port
+    except ValueError:
+        return None
+    return None if port in (None, 80, 443) else port
 
 
 _OPAQUE_SCHEME_RE = re.compile(r"[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)

@@ -33,7 +33,7 @@ from balkanwatch.analysis.discovery import (
     robots_sitemaps,
 )
 from balkanwatch.analysis.linkclass import classify_links
-from balkanwatch.analysis.urls import canonical_url, is_own_domain, registered_domain
+from balkanwatch.analysis.urls import canonical_url, is_own_domain, registered_domain, site_of
 from balkanwatch.analysis.urltemplates import learn_templates
 
 MAX_BYTES = 10 * 1024 * 1024  # a homepage, feed or sitemap larger than this is cut off
@@ -100,7 +100,7 @@ def discover(
 ) -> Discovery:
     """Everything found for one outlet; with ``html`` given, nothing is fetched."""
     found = Discovery(homepage)
-    domains = [registered_domain(homepage)]
+    domains = [site_of(homepage)]
     robots_text = ""
     if html is None and fetcher is not None:
         robots_text = fetcher.read_robots(homepage)

@@ -175,8 +175,23 @@ class Outlet(_Strict):
         return v
 
     def own_domains(self) -> list[str]:
-        host = urlsplit(self.homepage).hostname or ""
-        return [host, *self.domains]
+        """``host[:port]`` of the homepage and the extra domains. Host and port are the origin:
+        another port of the homepage's host is another site unless listed in ``domains``; an
+        entry there without a port is on the homepage's port."""
+        home = urlsplit(self.homepage)
+        port = f":{home.port}" if home.port not in (None, 80, 443) else ""
+        return [f"{home.hostname or ''}{port}", *(_on_port(d, port) for d in self.domains)]
+
+
+def _on_port(domain: str, port: str) -> str:
+    parts = urlsplit(domain if "://" in domain else "//" + domain.strip().lstrip("/"))
+    try:
+        explicit = parts.port
+    except ValueError:  # a malformed port: the entry as written, which matches nothing
+        return domain
+    if explicit is not None or not port or not parts.hostname:
+        return domain
+    return parts.hostname + port
 
 
 class Topic(_Strict):

@@ -16,7 +16,6 @@ static sitemap index in front of a dynamic news sitemap is common), and it is sm
 from __future__ import annotations
 
 import asyncio
-import codecs
 import logging
 import re
 import sys
@@ -30,6 +29,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from balkanwatch.analysis.charset import decode_html
 from balkanwatch.analysis.discovery import (
     DiscoveryError,
     Link,
@@ -45,6 +45,7 @@ from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import parse_time, utcnow
 from balkanwatch.storage.store import Store
 from crawler.items import ArticlePage
+from crawler.redirects import OffsiteRedirect
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ class OutletsSpider(scrapy.Spider):
             meta={
                 "outlet": outlet.name,
                 "source": url,
+                "own_domains": outlet.own_domains(),  # redirects stay on them (crawler/redirects)
                 "optional": optional,
                 # an optional source (robots.txt) that is missing is not an outlet error
                 "handle_httpstatus_list": [304, 404, 410] if optional else [304],
@@ -201,7 +203,9 @@ class OutletsSpider(scrapy.Spider):
         if not self._source_response(response, outlet):
             return
         try:
-            links = parse_feed(response.body, response.url, _charset(response))
+            links = parse_feed(
+                response.body, response.url, _charset(response), outlet.language or None
+            )
         except DiscoveryError as e:
             self._source_error(outlet, response.meta["source"], f"malformed feed: {e}")
             return
@@ -213,7 +217,7 @@ class OutletsSpider(scrapy.Spider):
             return
         source = response.meta["source"]
         try:
-            sitemap = parse_sitemap(response.body)
+            sitemap = parse_sitemap(response.body, _charset(response), outlet.language or None)
         except DiscoveryError as e:
             self._source_error(outlet, source, f"malformed sitemap: {e}")
             return
@@ -237,9 +241,11 @@ class OutletsSpider(scrapy.Spider):
             self._source_error(outlet, source, "homepage is not HTML")
             return
         self.runs[outlet.name].sources_ok += 1
+        # Decoded as articles are (not as Scrapy would): link texts become listing titles.
+        html = decode_html(response.body, _charset(response), outlet.language or None).text
         feeds = [
             u
-            for u in autodiscover_feeds(response.text, response.url)
+            for u in autodiscover_feeds(html, response.url)
             if is_own_domain(u, outlet.own_domains())
         ]
         if feeds:
@@ -249,9 +255,7 @@ class OutletsSpider(scrapy.Spider):
             return
         # No feed: the robots.txt may name sitemaps, and the homepage's own links are scanned.
         yield from self.robots_request(outlet, response.url)
-        links = scan_article_links(
-            response.text, response.url, outlet.own_domains(), outlet.article_pattern
-        )
+        links = scan_article_links(html, response.url, outlet.own_domains(), outlet.article_pattern)
         yield from self.article_requests(outlet, links, source)
 
     def robots_request(self, outlet: Outlet, homepage: str) -> Iterator[scrapy.Request]:
@@ -292,7 +296,7 @@ class OutletsSpider(scrapy.Spider):
                 url,
                 callback=self.parse_article,
                 errback=self.article_failed,
-                meta={"outlet": outlet.name, "source": source},
+                meta={"outlet": outlet.name, "source": source, "own_domains": domains},
                 cb_kwargs={"outlet": outlet, "link": link},
             )
 
@@ -310,12 +314,13 @@ class OutletsSpider(scrapy.Spider):
             url=canonical_url(requested, outlet.homepage),
             outlet=outlet.name,
             html=response.body,
-            encoding=page_encoding(response.body, response.encoding),
+            charset=_charset(response),
             response_url=response.url,
             fetched_at=utcnow(),
             feed_title=link.title,
             feed_published=link.published.isoformat() if link.published else None,
             aliases=sorted({canonical_url(u, outlet.homepage) for u in (response.url, link.url)}),
+            language=outlet.language or None,
         )
 
     # -- errors -----------------------------------------------------------------------------
@@ -419,25 +424,6 @@ def summary_lines(runs: list[OutletRun]) -> list[str]:
     return lines
 
 
-def page_encoding(body: bytes, declared: str | None) -> str | None:
-    """The encoding to decode an article page with.
-
-    Scrapy follows the BOM, then the HTTP header, then the page's meta tag. Outlets that moved
-    to UTF-8 often still declare windows-1250/1251 somewhere, and a legacy decoder accepts
-    almost any bytes, so the wrong declaration would store mojibake; text that is valid UTF-8
-    and not plain ASCII is practically never in a legacy encoding, so it wins.
-    """
-    if body.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"  # decoded without the BOM character
-    if not body.isascii():
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return declared
-        return "utf-8"
-    return declared
-
-
 def _updated_since(link: Link, fetched_at: str) -> bool:
     """The listing says a stored article changed after we fetched it: fetch it again (the
     ingest stage updates the row and alerts only for topics it newly matches)."""
@@ -482,8 +468,10 @@ def _sent(meta: dict[str, Any], failure: Failure | None = None) -> int:
 def _by_policy(failure: Failure) -> bool:
     from scrapy.exceptions import IgnoreRequest
 
-    text = str(failure.value)
-    return isinstance(failure.value, IgnoreRequest) and ("robots.txt" in text or "offsite" in text)
+    exc, text = failure.value, str(failure.value)
+    if isinstance(exc, OffsiteRedirect):  # the outlet moved somewhere: the operator must know
+        return False
+    return isinstance(exc, IgnoreRequest) and ("robots.txt" in text or "offsite" in text)
 
 
 def _permanent(failure: Failure) -> bool:
@@ -517,6 +505,8 @@ def _why(failure: Failure) -> str:
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"HTTP {exc.response.status}"
+    if isinstance(exc, OffsiteRedirect):
+        return str(exc)
     name = type(exc).__name__
     text = str(exc).strip()
     request = getattr(failure, "request", None)
