@@ -25,6 +25,11 @@ from dateutil import parser as dateparser
 from lxml import etree
 
 from balkanwatch.analysis.charset import decode_html, xml_to_utf8
+from balkanwatch.analysis.linkclass import (
+    NAVIGATION_QUERY_KEYS,
+    NAVIGATION_SEGMENTS,
+    is_asset,
+)
 from balkanwatch.analysis.urls import canonical_url, is_own_domain
 
 __all__ = [
@@ -393,38 +398,9 @@ def _squash(text: str | None) -> str:
     return " ".join(text.split()) if text else ""
 
 
-_ASSET_EXTENSIONS = frozenset(
-    """
-    jpg jpeg png gif webp svg ico bmp tif tiff avif css js mjs json xml rss atom pdf doc docx
-    xls xlsx ppt pptx zip gz rar 7z mp3 mp4 m4a m4v ogg wav webm mov avi flv woff woff2 ttf eot
-    exe apk dmg txt
-    """.split()  # noqa: SIM905 - a word list reads better than 47 quoted strings
-)
-
-
-def _is_asset(url: str) -> bool:
-    last = urlsplit(url).path.rsplit("/", 1)[-1]
-    stem, dot, extension = last.rpartition(".")
-    return bool(dot and stem) and extension.lower() in _ASSET_EXTENSIONS
-
-
-# Path segments that make a page a listing, an account page or a file store,
-# whatever else its URL looks like (a long tag slug, a dated archive). In the
-# region's languages too: sq kategoria/etiketa/kerko/arkiva, sr/bs/hr
-# kategorija/rubrika/oznaka/autor/pretraga/arhiva, mk rendered in Latin slugs.
-NAVIGATION_SEGMENTS = frozenset(
-    """
-    category categories kategori kategoria kategorite kategorija kategorije rubrika rubrike
-    tag tags etiketa etiketat oznaka oznake tema teme topic
-    topics author authors autor autori autore page pages faqe faqja stranica strana search
-    kerko kërko pretraga trazi pretrazivanje login logout signin sign-in signup sign-up
-    register registration account accounts profile user users wp-admin wp-content
-    wp-includes wp-json wp-login.php xmlrpc.php static media assets uploads cdn-cgi feed
-    feeds rss atom archive archives arkiva arkivi arhiva arhive contact kontakt about
-    impressum privacy privacy-policy cookies terms newsletter subscribe abonohu
-    """.split()  # noqa: SIM905
-)
-_NAVIGATION_QUERY_KEYS = frozenset({"s", "q", "query", "search", "replytocom", "share"})
+# One list of navigation segments and asset extensions, kept with the link classifier.
+_is_asset = is_asset
+_NAVIGATION_QUERY_KEYS = NAVIGATION_QUERY_KEYS
 # A date followed by something that is not just a day: /2024/05/17/ alone is an archive.
 _DATED_PATH_RE = re.compile(
     r"/(?:19|20)\d\d/(?:0?[1-9]|1[0-2])/(?:(?:0?[1-9]|[12]\d|3[01])/)?(?!\d{1,2}/?$)[^/]+"
