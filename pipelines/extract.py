@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urljoin, urlsplit
@@ -22,6 +23,8 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import detect_encoding, load_html
 from w3lib.encoding import html_to_unicode
+
+from balkanwatch.analysis import headline
 
 LOGGER = logging.getLogger(__name__)
 
@@ -36,13 +39,25 @@ class Extracted:
     language: str | None  # ISO 639-1 declared by the page, None if unknown or implausible
     sitename: str | None
     canonical_url: str | None  # absolute, from <link rel="canonical"> or og:url
+    page_title: str | None = None  # the raw <title>: what headline.learn_affixes learns from
 
 
-def extract_article(html: str | bytes, url: str | None = None) -> Extracted | None:
-    """None when the page holds no article text."""
+def extract_article(
+    html: str | bytes,
+    url: str | None = None,
+    *,
+    site_title: str | None = None,
+    known_titles: Iterable[str] = (),
+) -> Extracted | None:
+    """None when the page holds no article text.
+
+    `site_title` (the outlet's title in outlets.yaml) and `known_titles` (the stored
+    `page_title`s of the outlet's other pages) help strip the site's name from titles.
+    """
     tree = _parse(html)
     if tree is None:
         return None
+    found = headline.reconcile(tree, url, site_title=site_title, known_titles=known_titles)
     _unwrap_layout_tables(tree)
     try:
         doc = trafilatura.bare_extraction(
@@ -59,8 +74,8 @@ def extract_article(html: str | bytes, url: str | None = None) -> Extracted | No
         return None
     if not isinstance(doc, Document):  # None: nothing found (a dict only if as_dict were set)
         return None
-    title = _clean_line(doc.title)
-    body = _drop_leading_title(_clean_body(doc.text or ""), title)
+    title = headline.choose(found) or _clean_line(doc.title)
+    body = _drop_leading_title(_clean_body(doc.text or ""), (title, *found.shown))
     if not _is_article_text(body, tree):
         return None
     return Extracted(
@@ -72,6 +87,7 @@ def extract_article(html: str | bytes, url: str | None = None) -> Extracted | No
         language=_plausible_language(_declared_language(tree), body),
         sitename=_clean_line(doc.sitename),
         canonical_url=_canonical_url(tree, url),
+        page_title=headline.page_title(tree),
     )
 
 
@@ -167,12 +183,10 @@ def _comparable(line: str) -> str:
     return " ".join(re.findall(r"\w+", line.casefold()))
 
 
-def _drop_leading_title(body: str, title: str | None) -> str:
+def _drop_leading_title(body: str, titles: Iterable[str | None]) -> str:
     """The h1 often survives into the body; the seed form has the title once, on top."""
-    if not title:
-        return body
     first, _, rest = body.partition("\n")
-    if _comparable(first) == _comparable(title):
+    if _comparable(first) in {_comparable(title) for title in titles if title}:
         return rest.lstrip("\n")
     return body
 
