@@ -24,7 +24,8 @@ from trafilatura.settings import Document
 from trafilatura.utils import detect_encoding, load_html
 from w3lib.encoding import html_to_unicode
 
-from balkanwatch.analysis import headline
+from balkanwatch.analysis import headline, jsonld
+from balkanwatch.analysis.body import reconcile_with_article_body
 
 LOGGER = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def extract_article(
     if tree is None:
         return None
     found = headline.reconcile(tree, url, site_title=site_title, known_titles=known_titles)
+    declared_body = _declared_body(tree)  # before trafilatura, which prunes scripts in place
     _unwrap_layout_tables(tree)
     try:
         doc = trafilatura.bare_extraction(
@@ -75,7 +77,8 @@ def extract_article(
     if not isinstance(doc, Document):  # None: nothing found (a dict only if as_dict were set)
         return None
     title = headline.choose(found) or _clean_line(doc.title)
-    body = _drop_leading_title(_clean_body(doc.text or ""), (title, *found.shown))
+    text = reconcile_with_article_body(_clean_body(doc.text or ""), declared_body)
+    body = _drop_leading_title(_clean_body(text), (title, *found.shown))
     if not _is_article_text(body, tree):
         return None
     return Extracted(
@@ -234,6 +237,13 @@ def _published(tree: HtmlElement) -> str | None:
         for node in _json_ld_nodes(script.text or ""):
             if found := _iso_date(node.get("datePublished")):
                 return found
+    return None
+
+
+def _declared_body(tree: HtmlElement) -> str | None:
+    for node in jsonld.article_nodes(tree):
+        if isinstance(value := node.get("articleBody"), str) and value.strip():
+            return value
     return None
 
 

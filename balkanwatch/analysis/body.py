@@ -1,0 +1,102 @@
+"""Body text checks that need more than one extractor's view: JSON-LD and the outlet's pages.
+
+trafilatura decides from markup alone. Two other witnesses often know better:
+- the publisher's JSON-LD `articleBody`, which many CMSs fill with the full article
+  text (and some with a teaser, or with the text plus every caption);
+- the outlet's other stored articles: a line that recurs across them (a byline
+  formula, a newsletter box, "Read also", a photo credit) is template, not story.
+
+Both are used only to remove lines or to restore a whole body the extractor cut
+short, never to rewrite sentences, so the seed form (headings, `- ` items, `|` rows)
+survives. Pure functions over text; the caller supplies the witnesses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+_SHINGLE = 4
+_MIN_SHINGLES = 30  # a shorter articleBody is a teaser: it says nothing about the rest
+_COVERED = 0.8  # share of the extracted text that must be in articleBody to trust it
+_RESTORE_COVERED = 0.9
+_RESTORE_GROWTH = 1.3  # articleBody this much longer, with ours inside it: we cut it short
+_LINE_KEPT = 0.5
+
+
+def shingles(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.casefold())
+    if len(words) < _SHINGLE:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+
+
+def reconcile_with_article_body(body: str, article_body: str | None) -> str:
+    """The body checked against the publisher's own `articleBody`.
+
+    When articleBody holds nearly all of the extracted text, it is the full article:
+    extracted lines it does not contain are furniture and go. When it also holds much
+    more, the extractor stopped early (a paywall teaser markup, an ad block taken for
+    the end) and articleBody's paragraphs replace the body.
+    """
+    declared = shingles(article_body or "")
+    ours = shingles(body)
+    if len(declared) < _MIN_SHINGLES or not ours:
+        return body
+    covered = len(ours & declared) / len(ours)
+    if covered >= _RESTORE_COVERED and len(declared) >= _RESTORE_GROWTH * len(ours):
+        return _paragraphs(article_body or "")
+    if covered < _COVERED:
+        return body
+    words = set(re.findall(r"\w+", (article_body or "").casefold()))
+    return "\n".join(line for line in body.splitlines() if _in_declared(line, declared, words))
+
+
+def _in_declared(line: str, declared: set[tuple[str, ...]], words: set[str]) -> bool:
+    line_words = re.findall(r"\w+", line.casefold())
+    if not line_words:
+        return True  # blank lines and pure punctuation keep the layout
+    if len(line_words) < _SHINGLE:
+        return sum(word in words for word in line_words) / len(line_words) >= _LINE_KEPT
+    line_shingles = shingles(line)
+    return len(line_shingles & declared) / len(line_shingles) >= _LINE_KEPT
+
+
+def _paragraphs(text: str) -> str:
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+# --- furniture learnt from an outlet's pages -------------------------------------------------
+
+
+def learn_furniture(
+    texts: Iterable[str], *, min_pages: int = 2, min_share: float = 0.3
+) -> set[str]:
+    """Lines that recur across an outlet's stored bodies: template, not story.
+
+    `texts` are bodies of that outlet's other articles (seed form, title line included or
+    not). A line counts once per page; it is furniture when it is on at least `min_pages`
+    pages and on `min_share` of them. Lines of one or two words are left alone: section
+    labels such as "Analysis" recur legitimately and cost little.
+    """
+    pages = 0
+    counts: Counter[str] = Counter()
+    for text in texts:
+        pages += 1
+        counts.update({key for line in text.splitlines() if (key := _line_key(line))})
+    needed = max(min_pages, int(min_share * pages + 0.999))
+    return {line for line, seen in counts.items() if seen >= needed}
+
+
+def drop_furniture(body: str, furniture: set[str]) -> str:
+    """The body without the lines `learn_furniture` found; the rest as it was."""
+    if not furniture:
+        return body
+    return "\n".join(line for line in body.splitlines() if _line_key(line) not in furniture)
+
+
+def _line_key(line: str) -> str:
+    words = re.findall(r"\w+", line.casefold())
+    return " ".join(words) if len(words) >= 3 else ""
