@@ -25,6 +25,7 @@ from trafilatura.utils import detect_encoding, load_html
 from w3lib.encoding import html_to_unicode
 
 from balkanwatch.analysis import headline, jsonld
+from balkanwatch.analysis import language as languages
 from balkanwatch.analysis.body import reconcile_with_article_body
 
 LOGGER = logging.getLogger(__name__)
@@ -37,10 +38,11 @@ class Extracted:
     body: str  # the body alone, without the title line
     published: str | None  # ISO 8601 date or datetime (UTC when the page gives an offset)
     author: str | None
-    language: str | None  # ISO 639-1 declared by the page, None if unknown or implausible
+    language: str | None  # ISO 639-1 of the text; None: undecided, the outlet's language applies
     sitename: str | None
     canonical_url: str | None  # absolute, from <link rel="canonical"> or og:url
     page_title: str | None = None  # the raw <title>: what headline.learn_affixes learns from
+    script: str | None = None  # "latin" or "cyrillic" for Serbian (and BCMS left undecided)
 
 
 def extract_article(
@@ -81,13 +83,15 @@ def extract_article(
     body = _drop_leading_title(_clean_body(text), (title, *found.shown))
     if not _is_article_text(body, tree):
         return None
+    language, script = languages.resolve(_plausible_language(_declared_language(tree), body), body)
     return Extracted(
         title=title,
         text=f"{title}\n{body}" if title else body,
         body=body,
         published=_published(tree) or _iso_date(doc.date),
         author=_clean_line(doc.author),
-        language=_plausible_language(_declared_language(tree), body),
+        language=language,
+        script=script,
         sitename=_clean_line(doc.sitename),
         canonical_url=_canonical_url(tree, url),
         page_title=headline.page_title(tree),

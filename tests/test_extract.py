@@ -408,23 +408,34 @@ MACEDONIAN = (
 )
 
 
+BCMS = (  # Bosnian, Croatian or Serbian: nothing in it tells which, so the declaration decides
+    "<p>Ministrica je u četvrtak u Šibeniku najavila da će se cesta prema Đakovu obnoviti do "
+    "kraja godine. Građani Čačka i Žepča pozdravili su odluku i traže završetak radova, a "
+    "načelnik je rekao da su radovi počeli na vrijeme i da nema razloga za brigu.</p>"
+)
+SERBIAN_PARAGRAPH = f"<p>{SERBIAN}</p>"
+
+
+# The declaration is parsed here; which language the text itself is in is
+# tests/test_language.py's subject: where text and declaration disagree, the text wins.
 @pytest.mark.parametrize(
     ("html_attrs", "head", "article", "expected"),
     [
-        pytest.param(' lang="sr-Latn-RS"', "", PARAGRAPHS, "sr", id="region-and-script-subtags"),
-        pytest.param(' lang="srp"', "", PARAGRAPHS, "sr", id="three-letter-code"),
-        pytest.param(' xml:lang="sq"', "", PARAGRAPHS, "sq", id="xml-lang"),
+        pytest.param(' lang="sr-Latn-RS"', "", BCMS, "sr", id="region-and-script-subtags"),
+        pytest.param(' lang="srp"', "", BCMS, "sr", id="three-letter-code"),
+        pytest.param(' xml:lang="hr"', "", BCMS, "hr", id="xml-lang"),
         pytest.param(
             "", '<meta property="og:locale" content="mk_MK">', MACEDONIAN, "mk", id="og-locale"
         ),
         pytest.param(
-            "", '<meta http-equiv="content-language" content="hr">', PARAGRAPHS, "hr", id="meta"
+            "", '<meta http-equiv="content-language" content="bs">', BCMS, "bs", id="meta"
         ),
-        pytest.param(' lang="en-US"', "", MACEDONIAN, None, id="wordpress-default-over-cyrillic"),
-        pytest.param(' lang="mk"', "", PARAGRAPHS, None, id="cyrillic-only-language-over-latin"),
-        pytest.param(' lang="sr"', "", MACEDONIAN, "sr", id="serbian-in-either-script"),
-        pytest.param("", "", PARAGRAPHS, None, id="undeclared"),
-        pytest.param(' lang="x-klingon"', "", PARAGRAPHS, None, id="not-a-language"),
+        pytest.param(' lang="en-US"', "", MACEDONIAN, "mk", id="wordpress-default-over-cyrillic"),
+        pytest.param(' lang="mk"', "", PARAGRAPHS, "en", id="cyrillic-only-language-over-latin"),
+        pytest.param(' lang="sr"', "", SERBIAN_PARAGRAPH, "sr", id="serbian-in-cyrillic"),
+        pytest.param("", "", BCMS, None, id="undeclared-and-undecided"),
+        pytest.param("", "", PARAGRAPHS, "en", id="undeclared-english"),
+        pytest.param(' lang="x-klingon"', "", BCMS, None, id="not-a-language"),
     ],
 )
 def test_language(html_attrs: str, head: str, article: str, expected: str | None) -> None:
