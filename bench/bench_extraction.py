@@ -23,27 +23,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import trafilatura  # noqa: E402
-
 from pipelines.extract import extract_article  # noqa: E402
-from tests.extraction_dev import DevPage, body_scores, load_pages, same_title  # noqa: E402
+from tests.extraction_dev import (  # noqa: E402
+    DevPage,
+    bare_trafilatura,
+    body_scores,
+    load_pages,
+    other_titles,
+    raw_titles,
+    same_title,
+)
 
 Result = tuple[str | None, str]  # title, body
 
 
 def product(pages: list[DevPage]) -> Callable[[DevPage, bytes], Result]:
-    raw_titles = {}
-    for page in pages:
-        extracted = extract_article(page.html(), page.url)
-        raw_titles[page.id] = extracted.page_title if extracted else None
+    titles = raw_titles(pages)
 
     def run(page: DevPage, html: bytes) -> Result:
-        known = [
-            title
-            for other in pages
-            if other.publisher == page.publisher and other.id != page.id
-            if (title := raw_titles[other.id])
-        ]
+        known = other_titles(pages, page, titles)
         extracted = extract_article(html, page.url, known_titles=known)
         return (extracted.title, extracted.body) if extracted else (None, "")
 
@@ -51,21 +49,7 @@ def product(pages: list[DevPage]) -> Callable[[DevPage, bytes], Result]:
 
 
 def bare(**options: bool) -> Callable[[DevPage, bytes], Result]:
-    def run(page: DevPage, html: bytes) -> Result:
-        doc = trafilatura.bare_extraction(html, url=page.url, with_metadata=True, **options)
-        if doc is None:
-            return (None, "")
-        return (doc.title, drop_title_line(doc.text or "", doc.title))
-
-    return run
-
-
-def drop_title_line(text: str, title: str | None) -> str:
-    """trafilatura may start the text with the headline; the metric drops the title line."""
-    first, _, rest = text.partition("\n")
-    if title and " ".join(first.split()).casefold() == " ".join(title.split()).casefold():
-        return rest
-    return text
+    return lambda page, html: bare_trafilatura(page, html, **options)
 
 
 def measure(name: str, extractor: Callable[[DevPage, bytes], Result], pages: list[DevPage]):

@@ -11,9 +11,13 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import trafilatura
+from trafilatura.utils import load_html
+
+from balkanwatch.analysis.headline import page_title
 
 DEV = Path(__file__).parent / "data" / "extraction-dev"
 SHINGLE = 4
@@ -64,8 +68,36 @@ def same_title(got: str | None, expected: str) -> bool:
     return " ".join((got or "").casefold().split()) == " ".join(expected.casefold().split())
 
 
-def other_titles(pages: list[DevPage], page: DevPage, titles: dict[str, str]) -> Iterator[str]:
-    """The stored `<title>`s of the same publisher's other pages (what an outlet has stored)."""
-    for other in pages:
-        if other.publisher == page.publisher and other.id != page.id and other.id in titles:
-            yield titles[other.id]
+def raw_titles(pages: list[DevPage]) -> dict[str, str]:
+    """Each page's raw `<title>`, as a crawl stores it in Extracted.page_title."""
+    titles = {}
+    for page in pages:
+        tree = load_html(page.html())
+        if tree is not None and (title := page_title(tree)):
+            titles[page.id] = title
+    return titles
+
+
+def other_titles(pages: list[DevPage], page: DevPage, titles: dict[str, str]) -> list[str]:
+    """The stored `<title>`s of the same publisher's other pages: what the outlet has stored."""
+    return [
+        titles[other.id]
+        for other in pages
+        if other.publisher == page.publisher and other.id != page.id and other.id in titles
+    ]
+
+
+def drop_title_line(text: str, title: str | None) -> str:
+    """trafilatura may start its text with the headline; the metric drops the title line."""
+    first, _, rest = text.partition("\n")
+    if title and " ".join(first.split()).casefold() == " ".join(title.split()).casefold():
+        return rest
+    return text
+
+
+def bare_trafilatura(page: DevPage, html: bytes, **options: bool) -> tuple[str | None, str]:
+    """Title and body from trafilatura alone (its defaults unless `options` say otherwise)."""
+    doc = trafilatura.bare_extraction(html, url=page.url, with_metadata=True, **options)
+    if doc is None:
+        return (None, "")
+    return (doc.title, drop_title_line(doc.text or "", doc.title))
