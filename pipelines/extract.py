@@ -26,7 +26,7 @@ from w3lib.encoding import html_to_unicode
 
 from balkanwatch.analysis import headline, jsonld
 from balkanwatch.analysis import language as languages
-from balkanwatch.analysis.body import reconcile_with_article_body
+from balkanwatch.analysis.body import missing_lead, reconcile_with_article_body
 
 LOGGER = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def extract_article(
     if tree is None:
         return None
     found = headline.reconcile(tree, url, site_title=site_title, known_titles=known_titles)
-    declared_body = _declared_body(tree)  # before trafilatura, which prunes scripts in place
+    declared_body = _declared_body(tree)
     _unwrap_layout_tables(tree)
     try:
         doc = trafilatura.bare_extraction(
@@ -83,6 +83,8 @@ def extract_article(
     body = _drop_leading_title(_clean_body(text), (title, *found.shown))
     if not _is_article_text(body, tree):
         return None
+    if lead := missing_lead(tree, body):
+        body = f"{lead}\n{body}"
     language, script = languages.resolve(_plausible_language(_declared_language(tree), body), body)
     return Extracted(
         title=title,

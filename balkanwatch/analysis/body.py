@@ -13,14 +13,24 @@ supplies the witnesses.
 
 from __future__ import annotations
 
+import html
 import re
 from collections import Counter
 from collections.abc import Iterable
+
+from lxml.html import HtmlElement
+
+from balkanwatch.analysis import jsonld
 
 _SHINGLE = 4
 _MIN_SHINGLES = 30  # a shorter articleBody is a teaser: it says nothing about the rest
 _COVERED = 0.8  # share of the extracted text that must be in articleBody to trust it
 _LINE_KEPT = 0.5
+_LEAD_MIN_SHINGLES = 5
+_MAX_HITS = 20
+_CLIMB = 4  # a lead's text sits in its <p> or a <strong>/<span>/<a> within it
+_DESCRIPTIONS = ("og:description", "description", "twitter:description")
+_SKIP_ANCESTORS = frozenset({"nav", "footer", "aside", "script", "noscript", "template"})
 
 
 def shingles(text: str) -> set[tuple[str, ...]]:
@@ -56,6 +66,62 @@ def _in_declared(line: str, declared: set[tuple[str, ...]], words: set[str]) -> 
         return sum(word in words for word in line_words) / len(line_words) >= _LINE_KEPT
     line_shingles = shingles(line)
     return len(line_shingles & declared) / len(line_shingles) >= _LINE_KEPT
+
+
+# --- the lead (standfirst) ------------------------------------------------------------------
+
+
+def missing_lead(tree: HtmlElement, body: str) -> str | None:
+    """The page's lead when the extracted body lacks it, else None.
+
+    Templates set the standfirst apart from the article container, in the header next
+    to the headline, and trafilatura leaves it out. The publisher repeats it as the
+    page's description; a description that is also shown as one block of the page and
+    is missing from the body is that lead. A description shown nowhere is SEO text.
+    """
+    ours = shingles(body)
+    for description in _descriptions(tree):
+        declared = shingles(description)
+        if len(declared) < _LEAD_MIN_SHINGLES or len(declared & ours) / len(declared) >= 0.5:
+            continue
+        if _shown(tree, description):
+            return description
+    return None
+
+
+def _descriptions(tree: HtmlElement) -> Iterable[str]:
+    for meta in tree.iterfind(".//meta"):
+        key = meta.get("property") or meta.get("name") or ""
+        if key.lower() in _DESCRIPTIONS and (content := meta.get("content")):
+            yield " ".join(content.split())
+    for node in jsonld.article_nodes(tree):
+        if isinstance(value := node.get("description"), str):
+            yield " ".join(html.unescape(value).split())
+
+
+def _shown(tree: HtmlElement, text: str) -> bool:
+    """Whether one element outside navigation holds exactly `text` (words compared).
+
+    The search starts from the text nodes holding the description's longest word (an
+    XPath scan in C) and climbs a few levels: comparing every element's full text would
+    cost quadratic time on deep pages.
+    """
+    words = re.findall(r"\w+", text.casefold())
+    needle = max(re.findall(r"\w+", text), key=len, default="")
+    if not needle:
+        return False
+    for hit in tree.xpath("//text()[contains(., $needle)]", needle=needle)[:_MAX_HITS]:
+        element = hit.getparent()
+        for _ in range(_CLIMB):
+            if element is None or element.tag in _SKIP_ANCESTORS or element.tag == "body":
+                break
+            content = element.text_content()
+            if len(content) > 2 * len(text) + 50:
+                break  # already past the lead's block: its ancestors only grow
+            if re.findall(r"\w+", content.casefold()) == words:
+                return not any(node.tag in _SKIP_ANCESTORS for node in element.iterancestors())
+            element = element.getparent()
+    return False
 
 
 # --- furniture learnt from an outlet's pages -------------------------------------------------
