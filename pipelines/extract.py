@@ -62,6 +62,7 @@ def extract_article(
         return None
     found = headline.reconcile(tree, url, site_title=site_title, known_titles=known_titles)
     declared_body = _declared_body(tree)
+    _drop_social_embeds(tree)
     _unwrap_layout_tables(tree)
     try:
         doc = trafilatura.bare_extraction(
@@ -133,6 +134,20 @@ def _decode(data: bytes) -> str:
 def _guess_encoding(data: bytes) -> str | None:
     guesses = detect_encoding(data)
     return guesses[0] if guesses else None
+
+
+# The blockquotes of the platforms' official embed codes: another account's post shown as
+# a widget, with its own byline and date lines; not the outlet's text (fundus drops them too).
+_SOCIAL_EMBEDS = (
+    "//blockquote[contains(concat(' ', normalize-space(@class), ' '), ' twitter-tweet ')"
+    " or contains(@class, 'twitter-video') or contains(@class, 'instagram-media')"
+    " or contains(@class, 'tiktok-embed') or contains(@class, 'bluesky-embed')]"
+)
+
+
+def _drop_social_embeds(tree: HtmlElement) -> None:
+    for embed in tree.xpath(_SOCIAL_EMBEDS):
+        embed.drop_tree()
 
 
 _BLOCK_TAGS = {"p", "div", "table", "ul", "ol", "dl", "blockquote", "figure", "section", "article"}
