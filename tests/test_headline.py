@@ -1,4 +1,4 @@
-"""Tests for balkanwatch/analysis/headline.py (and the furniture functions of body.py).
+"""Tests for balkanwatch/analysis/headline.py.
 
 Each page is a small document in the shape a real template gives it (the structures come
 from the dev pages: kicker spans, SEO <h1> in the breadcrumb, live-blog JSON-LD).
@@ -11,7 +11,6 @@ import json
 import pytest
 from lxml.html import document_fromstring
 
-from balkanwatch.analysis.body import drop_furniture, learn_furniture
 from balkanwatch.analysis.headline import headline, learn_affixes, strip_affixes
 from pipelines.extract import extract_article
 
@@ -205,26 +204,3 @@ def test_no_affix_learnt_without_a_shared_one(titles: list[str]) -> None:
 )
 def test_strip_affixes(title: str, expected: str) -> None:
     assert strip_affixes(title, ["metronews"]) == expected
-
-
-def test_furniture_learnt_from_an_outlets_pages_is_dropped() -> None:
-    box = "Subscribe to our newsletter and get the Balkans briefing every morning"
-    credit = "Photo: Agency Beta / Ivan Ivanović"
-    others = [
-        f"Story one has its own first paragraph about Skopje.\n{credit}\n{box}",
-        f"Story two reports on the assembly in Podgorica.\n{box}",
-        f"Story three covers a strike in Tuzla.\n{credit}\n{box}",
-        "Story four has no boxes at all, only its text about Zagreb.",
-    ]
-    furniture = learn_furniture(others)
-    assert furniture == {
-        "subscribe to our newsletter and get the balkans briefing every morning",
-        "photo agency beta ivan ivanović",
-    }
-    body = (
-        f"New story about Prizren and its festival.\nAnalysis\n{credit}\nSecond paragraph.\n{box}"
-    )
-    assert drop_furniture(body, furniture) == (
-        "New story about Prizren and its festival.\nAnalysis\nSecond paragraph."
-    )
-    assert learn_furniture(others[:1]) == set()  # one page proves nothing
