@@ -2,8 +2,11 @@
 
 trafilatura finds the article body; this module adds what the rest of balkanwatch
 relies on and trafilatura leaves loose: bytes decoded by their declared charset,
-the seed text form (title on the first line, never twice), a published time in
-one comparable form, the page's declared language reduced to ISO 639-1, and an
+the seed text form (title on the first line, never twice), the headline reconciled
+from the page's headings and declared titles (balkanwatch.analysis.headline), a body
+checked against the publisher's JSON-LD articleBody and completed with the lead the
+template keeps outside the article (balkanwatch.analysis.body), a published time in
+one comparable form, the text's language (balkanwatch.analysis.language) and an
 absolute canonical URL. Pure: no Scrapy, no I/O, never raises on bad input.
 """
 
@@ -327,6 +330,8 @@ def _iso_639_1(tag: str | None) -> str | None:
     return _ISO_639_2.get(primary)
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_CYRILLIC_LETTER = re.compile(r"[\u0400-\u04ff]")
 _CYRILLIC_ONLY = {"bg", "mk", "ru", "uk", "be"}
 _CYRILLIC_POSSIBLE = _CYRILLIC_ONLY | {"sr", "bs", "sh", "cnr"}
 
@@ -339,10 +344,10 @@ def _plausible_language(code: str | None, body: str) -> str | None:
     """
     if code is None:
         return None
-    letters = [c for c in body[:5000] if c.isalpha()]
+    letters = len(_LETTER.findall(body[:5000]))
     if not letters:
         return code
-    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters) / len(letters)
+    cyrillic = len(_CYRILLIC_LETTER.findall(body[:5000])) / letters
     if cyrillic > 0.5 and code not in _CYRILLIC_POSSIBLE:
         return None
     if cyrillic < 0.05 and code in _CYRILLIC_ONLY:

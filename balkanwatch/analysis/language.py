@@ -25,6 +25,9 @@ _SAMPLE = 4000
 _MIN_WORDS = 12
 
 _WORD = re.compile(r"\w+")
+_LETTER = re.compile(r"[^\W\d_]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _FUNCTION_WORDS = {
     "sq": {"dhe", "të", "në", "për", "është", "një", "nga", "që", "me", "nuk", "janë", "kjo"},
     "en": {"the", "and", "of", "to", "in", "is", "that", "for", "with", "was", "on", "are"},
@@ -55,13 +58,14 @@ _SERBIAN_LEXIS = re.compile(r"\b(?:hiljad\w*|evrop\w*|istorij\w*|historij\w*|sed
 
 
 def script(text: str) -> str | None:
-    """ "cyrillic" or "latin", whichever most letters are in; None without letters."""
-    letters = [c for c in text[:_SAMPLE] if c.isalpha()]
+    """"cyrillic" or "latin", whichever most letters are in; None without letters."""
+    sample = text[:_SAMPLE]
+    letters = len(_LETTER.findall(sample))
     if not letters:
         return None
-    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters)
-    latin = sum(c.isascii() or "\u00c0" <= c <= "\u024f" for c in letters)
-    if max(cyrillic, latin) < len(letters) / 2:
+    cyrillic = len(_CYRILLIC.findall(sample))
+    latin = len(_LATIN.findall(sample))
+    if max(cyrillic, latin) < letters / 2:
         return None  # Greek, Arabic, CJK...: neither
     return "cyrillic" if cyrillic > latin else "latin"
 
