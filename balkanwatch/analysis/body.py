@@ -101,8 +101,11 @@ def missing_lead(tree: HtmlElement, body: str) -> str | None:
     page's description; a description that is also shown as one block of the page and
     is missing from the body is that lead. A description shown nowhere is SEO text.
     """
-    ours = shingles(body)
+    ours: set[tuple[str, ...]] | None = None
     for description in _descriptions(tree):
+        if description in body:  # the usual case, decided without tokenising
+            continue
+        ours = shingles(body) if ours is None else ours
         declared = shingles(description)
         if len(declared) < _LEAD_MIN_SHINGLES or len(declared & ours) / len(declared) >= 0.5:
             continue

@@ -58,7 +58,7 @@ _SERBIAN_LEXIS = re.compile(r"\b(?:hiljad\w*|evrop\w*|istorij\w*|historij\w*|sed
 
 
 def script(text: str) -> str | None:
-    """"cyrillic" or "latin", whichever most letters are in; None without letters."""
+    """ "cyrillic" or "latin", whichever most letters are in; None without letters."""
     sample = text[:_SAMPLE]
     letters = len(_LETTER.findall(sample))
     if not letters:
