@@ -2,6 +2,8 @@
 
     python bench/bench_extraction.py            # all 129 pages, about a minute
     python bench/bench_extraction.py --worst 10 # also list the product's 10 worst bodies
+    git show REF:pipelines/extract.py > /tmp/old_extract.py
+    python bench/bench_extraction.py --before /tmp/old_extract.py  # also an older extractor
 
 Prints, in one run over tests/data/extraction-dev: title accuracy (case and spacing
 aside) and mean body precision/recall/F1 (4-gram shingles, title line dropped; see the
@@ -14,6 +16,8 @@ product and for trafilatura (defaults), each timed over the same decoded pages.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import statistics
 import sys
 import time
@@ -48,6 +52,21 @@ def product(pages: list[DevPage]) -> Callable[[DevPage, bytes], Result]:
     return run
 
 
+def older(path: Path) -> Callable[[DevPage, bytes], Result]:
+    """extract_article of another version of pipelines/extract.py, loaded from a file."""
+    spec = importlib.util.spec_from_file_location("extract_before", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["extract_before"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+
+    def run(page: DevPage, html: bytes) -> Result:
+        extracted = module.extract_article(html, page.url)
+        return (extracted.title, extracted.body) if extracted else (None, "")
+
+    return run
+
+
 def bare(**options: bool) -> Callable[[DevPage, bytes], Result]:
     return lambda page, html: bare_trafilatura(page, html, **options)
 
@@ -72,9 +91,15 @@ def measure(name: str, extractor: Callable[[DevPage, bytes], Result], pages: lis
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worst", type=int, default=0, help="list the N worst product bodies")
+    parser.add_argument("--before", type=Path, help="an older pipelines/extract.py to compare")
     args = parser.parse_args()
     pages = load_pages()
-    print(f"{len(pages)} pages, {len({page.publisher for page in pages})} publishers")
+    print(
+        f"{len(pages)} pages, {len({page.publisher for page in pages})} publishers, "
+        f"{os.cpu_count()} cores"
+    )
+    if args.before:
+        measure("before", older(args.before), pages)
     ours = measure("product", product(pages), pages)
     measure("trafilatura defaults", bare(), pages)
     measure("trafilatura comments off", bare(include_comments=False), pages)
