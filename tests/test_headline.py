@@ -135,6 +135,17 @@ CASES = [
         "UK riots live: protests in Plymouth",
         id="live-blog-updates-and-logo-h1-ignored",
     ),
+    pytest.param(
+        doc(
+            "<title>Vlada usvojila budžet | Radio Slobodna Evropa</title>"
+            + meta("og:site_name", "Radio Slobodna Evropa"),
+            "<div class='top'><h1><a href='/'>Radio Slobodna Evropa</a></h1></div>"
+            "<div class='top'><h1><a href='https://www.example-daily.com/'>Example Daily News"
+            "</a></h1></div>",
+        ),
+        "Vlada usvojila budžet",
+        id="masthead-h1s-ignored",
+    ),
     pytest.param(doc("", "<p>nothing here</p>"), None, id="none-declared"),
 ]
 

@@ -102,7 +102,7 @@ def candidates(tree: HtmlElement, names: Sequence[str], affixes: Sequence[str]) 
     declared.append(page_title(tree))
     stripped = [strip_affixes(text, names, affixes) for text in declared if text]
     unique = tuple(dict.fromkeys(text for text in stripped if text))
-    heading = _visible_h1(tree)
+    heading = _visible_h1(tree, names)
     if heading is None:  # the h1 is SEO furniture: the headline shown is a declared title
         heading = _shown_heading(tree, {_words(text) for text in unique})
     if heading is None:
@@ -125,8 +125,10 @@ def _forms(heading: HtmlElement) -> tuple[str, ...]:
 # --- the visible headline --------------------------------------------------------------------
 
 
-def _visible_h1(tree: HtmlElement) -> HtmlElement | None:
-    shown = [h1 for h1 in tree.iter("h1") if _is_headline_element(h1)]
+def _visible_h1(tree: HtmlElement, names: Sequence[str]) -> HtmlElement | None:
+    shown = [
+        h1 for h1 in tree.iter("h1") if _is_headline_element(h1) and not _names_the_site(h1, names)
+    ]
     inside = [h1 for h1 in shown if _in_article(h1)]
     return (inside or shown or [None])[0]
 
@@ -141,6 +143,15 @@ def _is_headline_element(element: HtmlElement) -> bool:
         return False
     text = _text(element, drop_kicker=False)
     return bool(text) and len(text) <= _MAX_LENGTH and len(_words(text)) >= 2
+
+
+def _names_the_site(h1: HtmlElement, names: Sequence[str]) -> bool:
+    """A masthead h1: the site's name, or only a link to the homepage."""
+    if _fold(_text(h1, drop_kicker=False)) in names:
+        return True
+    links = h1.xpath(".//a[@href]")
+    home = [a for a in links if urlsplit(a.get("href")).path in ("", "/")]
+    return bool(home) and len(home) == len(links) and not (h1.text or "").strip()
 
 
 def _in_article(element: HtmlElement) -> bool:
