@@ -18,6 +18,7 @@ cookie banner, related articles, byline) in the text.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -408,23 +409,34 @@ MACEDONIAN = (
 )
 
 
+BCMS = (  # Bosnian, Croatian or Serbian: nothing in it tells which, so the declaration decides
+    "<p>Ministrica je u četvrtak u Šibeniku najavila da će se cesta prema Đakovu obnoviti do "
+    "kraja godine. Građani Čačka i Žepča pozdravili su odluku i traže završetak radova, a "
+    "načelnik je rekao da su radovi počeli na vrijeme i da nema razloga za brigu.</p>"
+)
+SERBIAN_PARAGRAPH = f"<p>{SERBIAN}</p>"
+
+
+# The declaration is parsed here; which language the text itself is in is
+# tests/test_language.py's subject: where text and declaration disagree, the text wins.
 @pytest.mark.parametrize(
     ("html_attrs", "head", "article", "expected"),
     [
-        pytest.param(' lang="sr-Latn-RS"', "", PARAGRAPHS, "sr", id="region-and-script-subtags"),
-        pytest.param(' lang="srp"', "", PARAGRAPHS, "sr", id="three-letter-code"),
-        pytest.param(' xml:lang="sq"', "", PARAGRAPHS, "sq", id="xml-lang"),
+        pytest.param(' lang="sr-Latn-RS"', "", BCMS, "sr", id="region-and-script-subtags"),
+        pytest.param(' lang="srp"', "", BCMS, "sr", id="three-letter-code"),
+        pytest.param(' xml:lang="hr"', "", BCMS, "hr", id="xml-lang"),
         pytest.param(
             "", '<meta property="og:locale" content="mk_MK">', MACEDONIAN, "mk", id="og-locale"
         ),
         pytest.param(
-            "", '<meta http-equiv="content-language" content="hr">', PARAGRAPHS, "hr", id="meta"
+            "", '<meta http-equiv="content-language" content="bs">', BCMS, "bs", id="meta"
         ),
-        pytest.param(' lang="en-US"', "", MACEDONIAN, None, id="wordpress-default-over-cyrillic"),
-        pytest.param(' lang="mk"', "", PARAGRAPHS, None, id="cyrillic-only-language-over-latin"),
-        pytest.param(' lang="sr"', "", MACEDONIAN, "sr", id="serbian-in-either-script"),
-        pytest.param("", "", PARAGRAPHS, None, id="undeclared"),
-        pytest.param(' lang="x-klingon"', "", PARAGRAPHS, None, id="not-a-language"),
+        pytest.param(' lang="en-US"', "", MACEDONIAN, "mk", id="wordpress-default-over-cyrillic"),
+        pytest.param(' lang="mk"', "", PARAGRAPHS, "en", id="cyrillic-only-language-over-latin"),
+        pytest.param(' lang="sr"', "", SERBIAN_PARAGRAPH, "sr", id="serbian-in-cyrillic"),
+        pytest.param("", "", BCMS, None, id="undeclared-and-undecided"),
+        pytest.param("", "", PARAGRAPHS, "en", id="undeclared-english"),
+        pytest.param(' lang="x-klingon"', "", BCMS, None, id="not-a-language"),
     ],
 )
 def test_language(html_attrs: str, head: str, article: str, expected: str | None) -> None:
@@ -504,3 +516,64 @@ def test_tables(table: str, expected_lines: list[str], expected_rows: list[str])
     lines = extracted.body.splitlines()
     assert [line for line in expected_lines if line not in lines] == []
     assert [line for line in lines if line.startswith("|")] == expected_rows
+
+
+# --- what the extractor's own view misses: embeds, the lead, JSON-LD articleBody -------------
+
+TWEET = (
+    '<blockquote class="twitter-tweet"><p lang="en">Breaking: the vote is delayed again, say '
+    "sources close to the speaker.</p>&mdash; Some Account (@someaccount) "
+    '<a href="https://twitter.com/x/status/1">May 2, 2026</a></blockquote>'
+)
+
+
+def test_social_embeds_are_not_article_text() -> None:
+    extracted = extract_article(page(article=PARAGRAPHS + TWEET + MORE_PARAGRAPHS))
+    assert extracted is not None
+    assert "vote is delayed again" not in extracted.body
+    assert "@someaccount" not in extracted.body
+    assert "Opposition deputies walked out" in extracted.body
+
+
+LEAD = (
+    "Pristina's assembly passed next year's budget after a night of debate, with salaries "
+    "in the public sector set to rise by eight percent."
+)
+
+
+def lead_page(description: str, shown: str) -> str:
+    return (
+        "<html lang='en'><head><title>Budget adopted</title>"
+        f'<meta property="og:description" content="{description}"></head><body>'
+        f"<header class='article-header'><h1>Budget adopted</h1><p class='standfirst'>{shown}</p>"
+        f"</header><div class='grid'><aside><a href='/'>Home</a></aside><article>{PARAGRAPHS}"
+        f"{MORE_PARAGRAPHS}</article></div></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("description", "shown", "restored"),
+    [
+        pytest.param(LEAD, LEAD, True, id="shown-lead-restored-first"),
+        pytest.param(LEAD, "Read the full story below.", False, id="description-not-shown-is-seo"),
+    ],
+)
+def test_lead_outside_the_article_container(description: str, shown: str, restored: bool) -> None:
+    extracted = extract_article(lead_page(description, shown))
+    assert extracted is not None
+    assert extracted.body.startswith(LEAD) is restored
+    assert extracted.body.count("eight percent") == 1 + restored
+
+
+def test_lines_missing_from_a_complete_article_body_are_dropped() -> None:
+    body_text = " ".join(re.sub("<[^>]+>", " ", PARAGRAPHS + MORE_PARAGRAPHS).split())
+    json_ld = json.dumps({"@type": "NewsArticle", "articleBody": body_text})
+    furniture = "<p>Our newsroom is supported by readers like you: subscribe for full access.</p>"
+    html = page(
+        head=f'<script type="application/ld+json">{json_ld}</script>',
+        article=PARAGRAPHS + furniture + MORE_PARAGRAPHS,
+    )
+    extracted = extract_article(html)
+    assert extracted is not None
+    assert "supported by readers" not in extracted.body
+    assert "Opposition deputies walked out" in extracted.body

@@ -2,8 +2,11 @@
 
 trafilatura finds the article body; this module adds what the rest of balkanwatch
 relies on and trafilatura leaves loose: bytes decoded by the charset that fits them,
-the seed text form (title on the first line, never twice), a published time in
-one comparable form, the page's declared language reduced to ISO 639-1, and an
+the seed text form (title on the first line, never twice), the headline reconciled
+from the page's headings and declared titles (balkanwatch.analysis.headline), a body
+checked against the publisher's JSON-LD articleBody and completed with the lead the
+template keeps outside the article (balkanwatch.analysis.body), a published time in
+one comparable form, the text's language (balkanwatch.analysis.language) and an
 absolute canonical URL. Pure: no Scrapy, no I/O, never raises on bad input.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urljoin, urlsplit
@@ -22,6 +26,9 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
+from balkanwatch.analysis import headline, jsonld
+from balkanwatch.analysis import language as languages
+from balkanwatch.analysis.body import missing_lead, reconcile_with_article_body
 from balkanwatch.analysis.charset import decode_html
 
 LOGGER = logging.getLogger(__name__)
@@ -34,16 +41,31 @@ class Extracted:
     body: str  # the body alone, without the title line
     published: str | None  # ISO 8601 date or datetime (UTC when the page gives an offset)
     author: str | None
-    language: str | None  # ISO 639-1 declared by the page, None if unknown or implausible
+    language: str | None  # ISO 639-1 of the text; None: undecided, the outlet's language applies
     sitename: str | None
     canonical_url: str | None  # absolute, from <link rel="canonical"> or og:url
+    page_title: str | None = None  # the raw <title>: what headline.learn_affixes learns from
+    script: str | None = None  # "latin" or "cyrillic" for Serbian (and BCMS left undecided)
 
 
-def extract_article(html: str | bytes, url: str | None = None) -> Extracted | None:
-    """None when the page holds no article text."""
+def extract_article(
+    html: str | bytes,
+    url: str | None = None,
+    *,
+    site_title: str | None = None,
+    known_titles: Iterable[str] = (),
+) -> Extracted | None:
+    """None when the page holds no article text.
+
+    `site_title` (the outlet's title in outlets.yaml) and `known_titles` (the stored
+    `page_title`s of the outlet's other pages) help strip the site's name from titles.
+    """
     tree = _parse(html)
     if tree is None:
         return None
+    found = headline.reconcile(tree, url, site_title=site_title, known_titles=known_titles)
+    declared_body = _declared_body(tree)
+    _drop_social_embeds(tree)
     _unwrap_layout_tables(tree)
     try:
         doc = trafilatura.bare_extraction(
@@ -60,19 +82,25 @@ def extract_article(html: str | bytes, url: str | None = None) -> Extracted | No
         return None
     if not isinstance(doc, Document):  # None: nothing found (a dict only if as_dict were set)
         return None
-    title = _clean_line(doc.title)
-    body = _drop_leading_title(_clean_body(doc.text or ""), title)
+    title = headline.choose(found) or _clean_line(doc.title)
+    text = reconcile_with_article_body(_clean_body(doc.text or ""), declared_body)
+    body = _drop_leading_title(_clean_body(text), (title, *found.shown))
     if not _is_article_text(body, tree):
         return None
+    if lead := missing_lead(tree, body):
+        body = f"{lead}\n{body}"
+    language, script = languages.resolve(_plausible_language(_declared_language(tree), body), body)
     return Extracted(
         title=title,
         text=f"{title}\n{body}" if title else body,
         body=body,
         published=_published(tree) or _iso_date(doc.date),
         author=_clean_line(doc.author),
-        language=_plausible_language(_declared_language(tree), body),
+        language=language,
+        script=script,
         sitename=_clean_line(doc.sitename),
         canonical_url=_canonical_url(tree, url),
+        page_title=headline.page_title(tree),
     )
 
 
@@ -89,6 +117,20 @@ def _parse(html: str | bytes) -> HtmlElement | None:
     except (ValueError, TypeError, etree.LxmlError):
         return None
     return tree if isinstance(tree, HtmlElement) else None
+
+
+# The blockquotes of the platforms' official embed codes: another account's post shown as
+# a widget, with its own byline and date lines; not the outlet's text (fundus drops them too).
+_SOCIAL_EMBEDS = (
+    "//blockquote[contains(concat(' ', normalize-space(@class), ' '), ' twitter-tweet ')"
+    " or contains(@class, 'twitter-video') or contains(@class, 'instagram-media')"
+    " or contains(@class, 'tiktok-embed') or contains(@class, 'bluesky-embed')]"
+)
+
+
+def _drop_social_embeds(tree: HtmlElement) -> None:
+    for embed in tree.xpath(_SOCIAL_EMBEDS):
+        embed.drop_tree()
 
 
 _BLOCK_TAGS = {"p", "div", "table", "ul", "ol", "dl", "blockquote", "figure", "section", "article"}
@@ -148,12 +190,10 @@ def _comparable(line: str) -> str:
     return " ".join(re.findall(r"\w+", line.casefold()))
 
 
-def _drop_leading_title(body: str, title: str | None) -> str:
+def _drop_leading_title(body: str, titles: Iterable[str | None]) -> str:
     """The h1 often survives into the body; the seed form has the title once, on top."""
-    if not title:
-        return body
     first, _, rest = body.partition("\n")
-    if _comparable(first) == _comparable(title):
+    if _comparable(first) in {_comparable(title) for title in titles if title}:
         return rest.lstrip("\n")
     return body
 
@@ -201,6 +241,13 @@ def _published(tree: HtmlElement) -> str | None:
         for node in _json_ld_nodes(script.text or ""):
             if found := _iso_date(node.get("datePublished")):
                 return found
+    return None
+
+
+def _declared_body(tree: HtmlElement) -> str | None:
+    for node in jsonld.article_nodes(tree):
+        if isinstance(value := node.get("articleBody"), str) and value.strip():
+            return value
     return None
 
 
@@ -263,6 +310,8 @@ def _iso_639_1(tag: str | None) -> str | None:
     return _ISO_639_2.get(primary)
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_CYRILLIC_LETTER = re.compile(r"[\u0400-\u04ff]")
 _CYRILLIC_ONLY = {"bg", "mk", "ru", "uk", "be"}
 _CYRILLIC_POSSIBLE = _CYRILLIC_ONLY | {"sr", "bs", "sh", "cnr"}
 
@@ -275,10 +324,10 @@ def _plausible_language(code: str | None, body: str) -> str | None:
     """
     if code is None:
         return None
-    letters = [c for c in body[:5000] if c.isalpha()]
+    letters = len(_LETTER.findall(body[:5000]))
     if not letters:
         return code
-    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters) / len(letters)
+    cyrillic = len(_CYRILLIC_LETTER.findall(body[:5000])) / letters
     if cyrillic > 0.5 and code not in _CYRILLIC_POSSIBLE:
         return None
     if cyrillic < 0.05 and code in _CYRILLIC_ONLY:
