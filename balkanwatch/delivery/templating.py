@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from balkanwatch.delivery.escaping import md_escape, safe_url, trim
 SHIPPED = Path(__file__).resolve().parent / "templates"
 
 # What XML 1.0 forbids (and C1 controls and DEL, which only come from mis-decoded pages).
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -60,7 +61,7 @@ def xml_clean(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, str):
-        return _SPACES.sub(" ", _ILLEGAL_XML.sub("", value)).strip()
+        return _SPACES.sub(" ", ILLEGAL_XML.sub("", value)).strip()
     return value
 
 
@@ -72,9 +73,15 @@ def md_link(link: Any) -> MarkdownText:
     return MarkdownText(f"[{md_escape(link.label)}](<{target}>)")
 
 
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "cut": lambda value, limit: trim(str(value), int(limit)),  # at a word, with "…"
     "md_link": md_link,
+    "rfc3339": rfc3339,
+    "xml_clean": xml_clean,
 }
 
 
