@@ -18,6 +18,7 @@ header into a mail.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -77,6 +78,23 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# A link attribute in double or single quotes; autoescaping keeps both quotes out of values.
+_LINK_ATTRIBUTE = re.compile(r"""\s(?:href|src|action)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+_RELATIVE = re.compile(r"(?:/(?!/)|#|\?)")
+
+
+def web_links_only(page: str) -> str:
+    """`page` without the link attributes that point anywhere but to an http(s) URL or a path of
+    this site: a template that links to `story.url` (the address as text) instead of
+    `story.link.href` cannot make a `javascript:` link of an outlet's URL."""
+
+    def keep(found: re.Match[str]) -> str:
+        value = html.unescape(found.group(1) if found.group(1) is not None else found.group(2))
+        return found.group(0) if safe_url(value) or _RELATIVE.match(value) else ""
+
+    return _LINK_ATTRIBUTE.sub(keep, page)
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "cut": lambda value, limit: trim(str(value), int(limit)),  # at a word, with "…"
     "md_link": md_link,
@@ -115,11 +133,13 @@ class Templates:
         }
 
     def render(self, name: str, **context: Any) -> str:
-        env = self._by_suffix.get(Path(name).suffix)
+        suffix = Path(name).suffix
+        env = self._by_suffix.get(suffix)
         if env is None:
             raise TemplateError(f"{name}: a template name ends in .html, .xml, .md or .txt")
         try:
-            return env.get_template(name).render(**context)
+            text = env.get_template(name).render(**context)
+            return web_links_only(text) if suffix == ".html" else text
         except TemplateNotFound:
             raise TemplateError(f"template {name} not found") from None
         except Exception as e:  # a user's template: say which one failed and why
