@@ -23,7 +23,7 @@ from balkanwatch.core.config import ConfigError, Topic, load_config
 from balkanwatch.delivery.alerts import sample_message
 from balkanwatch.delivery.atom import FeedEntry, render_topic_feed
 from balkanwatch.delivery.render import Message, StoryView, render_digest, render_instant
-from balkanwatch.delivery.templating import SHIPPED, Templates, TemplateError, web_links_only
+from balkanwatch.delivery.templating import SHIPPED, TemplateError, Templates, web_links_only
 from balkanwatch.storage.store import Store
 from tests import test_render
 from tests.support import ROOT, write_config
@@ -280,9 +280,7 @@ def test_a_missing_templates_dir_is_a_configuration_error(configured: Path) -> N
 
 def test_readme_documents_every_shipped_template() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
-    shipped = sorted(
-        str(p.relative_to(SHIPPED)) for p in SHIPPED.rglob("*") if p.is_file()
-    )
+    shipped = sorted(str(p.relative_to(SHIPPED)) for p in SHIPPED.rglob("*") if p.is_file())
     assert shipped, "no shipped templates found"
     missing = [name for name in shipped if f"`{name}`" not in readme]
     assert missing == [], f"README lacks {missing}"
