@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -284,6 +285,9 @@ def test_web_refuses_a_missing_database(archive: Config, tmp_path: Path) -> None
     missing = Config(archive.directory, archive.settings, [], [], [], tmp_path / "none.db")
     with pytest.raises(ConfigError, match="no database yet"):
         web.build(missing)
+    postgres = replace(missing, database=Path("postgresql://desk@db.example/balkanwatch"))
+    with pytest.raises(ConfigError, match="SQLite archives only"):
+        web.build(postgres)
 
 
 # -- the command, in a real browser ----------------------------------------------------------

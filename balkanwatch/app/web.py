@@ -51,7 +51,10 @@ def build(cfg: Config) -> Any:
     from balkanwatch.app import webplugin
     from datasette.plugins import pm  # type: ignore[attr-defined]
 
-    if is_postgres_url(str(cfg.database)):
+    # Config keeps the database as a Path, which folds "postgresql://" to "postgresql:/".
+    if is_postgres_url(str(cfg.database)) or str(cfg.database).startswith(
+        ("postgresql:", "postgres:")
+    ):
         raise ConfigError("balkanwatch web shows SQLite archives only (Datasette reads SQLite)")
     if not cfg.database.is_file():
         raise ConfigError(
