@@ -271,7 +271,7 @@ def test_email_alert_has_text_and_html_parts_and_a_hostile_title_stays_text(
     html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "<script>" not in html
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Kosovo police Bcc:" in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Kosovo police Bcc:" in html
     assert 'href="https://www.koha.net/2026/12/01/police"' in html
     assert "<strong>Kosovo</strong> police and <strong>KFOR</strong> troops" in html
     assert 'href="https://www.rts.rs/2026/12/01/police-copy"' in html

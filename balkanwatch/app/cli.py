@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from balkanwatch.app import web
 from balkanwatch.core.config import Config, ConfigError, load_config
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import parse_time
@@ -270,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--url", required=True, help="the outlet's homepage")
     dc.add_argument("--example", action="append", default=[], help="an article URL (repeatable)")
     dc.add_argument("--yaml", action="store_true", help="end with an outlets.yaml entry")
+    web.add_parser(sub)
     return p
 
 
@@ -281,6 +283,7 @@ COMMANDS = {
     "search": cmd_search,
     "test-alert": cmd_test_alert,
     "discover": cmd_discover,
+    "web": web.cmd_web,
 }
 
 

@@ -96,6 +96,7 @@ class Settings(_Strict):
     operators: list[str] = []  # subscriber names that get outlet health alerts
     feeds_dir: str | None = None  # write an Atom feed per topic here after each cycle
     dedup_window_days: float = 14.0  # how far back a copy of a story is recognised
+    templates_dir: str | None = None  # your own alert/page templates override the shipped ones
 
     @field_validator("interval", "crawl_timeout", mode="before")
     @classmethod
@@ -416,6 +417,10 @@ def load_config(
         subs_path, _read_yaml(subs_path, env, need_secrets), "subscribers", Subscriber
     )
     _check_references(settings_path, subs_path, settings, topics, subscribers)
+    if settings.templates_dir and not Path(settings.templates_dir).is_dir():
+        raise ConfigError(
+            f"{settings_path}: templates_dir {settings.templates_dir}: no such directory"
+        )
     database = Path(env.get("BALKANWATCH_DB") or settings.database)
     return Config(root, settings, outlets, topics, subscribers, database)
 

@@ -47,6 +47,7 @@ from balkanwatch.core.schedule import last_due_period, parse_schedule, period_co
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import iso, parse_time
 from balkanwatch.delivery.render import Message, StoryView, render_digest, render_instant
+from balkanwatch.delivery.templating import templates_for
 from balkanwatch.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,7 @@ class Deliverer:
     ) -> None:
         self.store, self.config, self.clock, self.send = store, config, clock, send
         remember_secrets(url for sub in config.subscribers for url in sub.urls)
+        self.templates = templates_for(config.settings.templates_dir)
 
     async def deliver_due(self) -> DeliveryReport:
         report = DeliveryReport()
@@ -307,7 +309,7 @@ class Deliverer:
         tz = self.config.settings.tz
         if row["kind"] == "instant":
             view = self.story_view(row["article_id"], row["topic"])
-            return render_instant(view, tz) if view else None
+            return render_instant(view, tz, self.templates) if view else None
         if row["kind"] == "digest":
             payload = json.loads(row["payload"])
             views = [
@@ -317,7 +319,9 @@ class Deliverer:
             ]
             start = datetime.fromisoformat(payload["start"])
             end = datetime.fromisoformat(payload["end"])
-            return render_digest(views, start, end, tz, row["subscriber"]) if views else None
+            if not views:
+                return None
+            return render_digest(views, start, end, tz, row["subscriber"], self.templates)
         if row["kind"] == "operator":
             payload = json.loads(row["payload"])
             return Message(
@@ -418,4 +422,4 @@ def sample_message(config: Config) -> Message:
         terms=["Kosovo", "NATO"],
         snippet="This is a test alert from balkanwatch: Kosovo and NATO would be emphasised here.",
     )
-    return render_instant(view, config.settings.tz)
+    return render_instant(view, config.settings.tz, templates_for(config.settings.templates_dir))

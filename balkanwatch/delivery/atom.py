@@ -1,6 +1,7 @@
 """An Atom feed per topic, for readers who would rather subscribe than get e-mail.
 
-`render_topic_feed` is pure (entries in, bytes out); `topic_entries` reads the database;
+`render_topic_feed` is pure (entries in, bytes out, through the templates atom.xml and
+atom-entry.xml); `topic_entries` reads the database;
 `write_topic_feeds` ties them together and is the only part that touches the file system. The
 daemon calls it after each cycle when `settings.feeds_dir` is set, and a web server serves the
 directory as static files.
@@ -24,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,19 +37,19 @@ from lxml import etree
 from balkanwatch.core.config import Config, Outlet, Topic
 from balkanwatch.core.document import split_seed
 from balkanwatch.core.times import parse_time
+from balkanwatch.delivery.templating import (
+    ILLEGAL_XML,
+    TemplateError,
+    Templates,
+    templates_for,
+    xml_clean,
+)
 from balkanwatch.storage.store import Store
 
 FEED_LIMIT = 50
 RELATED_LIMIT = 10  # copies of a story listed as related links
-ATOM_NS = "http://www.w3.org/2005/Atom"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # Tag URIs (RFC 4151) need an authority and a date; the pair only has to be stable.
 FEED_ID_PREFIX = "tag:balkanwatch,2026:topic:"
-
-# Everything XML 1.0 forbids (C0 controls but tab/newline/CR, lone surrogates, U+FFFE/FFFF), plus
-# C1 controls and DEL, which XML allows but which only ever come from mis-decoded pages.
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -71,12 +71,9 @@ class FeedEntry:
 
 def clean_text(value: str | None, *, one_line: bool = False) -> str:
     """Text safe to put in XML: forbidden characters removed, optionally on one line."""
-    text = _ILLEGAL_XML.sub("", value or "")
-    return _SPACES.sub(" ", text).strip() if one_line else text.strip()
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if one_line:
+        return str(xml_clean(value or ""))
+    return ILLEGAL_XML.sub("", value or "").strip()
 
 
 # -- reading the database ---------------------------------------------------------------------
@@ -133,56 +130,41 @@ def _entry(row: dict[str, Any], outlet: Outlet | None, related: tuple[str, ...])
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-    el = etree.SubElement(parent, f"{{{ATOM_NS}}}{tag}")
-    for k, v in attrs.items():
-        el.set(k, clean_text(v, one_line=True))
-    if text is not None:
-        el.text = text
-    return el
+@dataclass(frozen=True)
+class FeedHead:
+    """What the templates atom.xml shows about the feed itself."""
+
+    id: str
+    title: str
+    subtitle: str
+    updated: datetime
+    self_url: str | None
 
 
 def render_topic_feed(
-    topic: Topic, entries: Sequence[FeedEntry], now: datetime, self_url: str | None = None
+    topic: Topic,
+    entries: Sequence[FeedEntry],
+    now: datetime,
+    self_url: str | None = None,
+    templates: Templates | None = None,
 ) -> bytes:
-    """The Atom document (RFC 4287) for one topic; `now` dates a feed with no entries."""
-    feed = etree.Element(f"{{{ATOM_NS}}}feed", nsmap={None: ATOM_NS})
-    _sub(feed, "id", FEED_ID_PREFIX + topic.name)
-    _sub(feed, "title", clean_text(f"balkanwatch: {topic.title}", one_line=True))
-    words = ", ".join(topic.keywords)
-    _sub(feed, "subtitle", clean_text(f"Stories matching {words}", one_line=True))
-    newest = max((e.updated for e in entries), default=now)
-    _sub(feed, "updated", rfc3339(newest))
-    _sub(feed, "generator", "balkanwatch")
-    if self_url:
-        _sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
-    author = _sub(feed, "author")
-    _sub(author, "name", "balkanwatch")
-    for entry in entries:
-        _render_entry(feed, entry)
-    return etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)
-
-
-def _render_entry(feed: etree._Element, e: FeedEntry) -> None:
-    el = _sub(feed, "entry")
-    if e.language:
-        el.set(XML_LANG, clean_text(e.language, one_line=True))
-    _sub(el, "id", clean_text(e.url, one_line=True))
-    _sub(el, "title", clean_text(e.title, one_line=True), type="text")
-    _sub(el, "link", rel="alternate", type="text/html", href=e.url)
-    for url in e.related:
-        _sub(el, "link", rel="related", type="text/html", href=url)
-    _sub(el, "updated", rfc3339(e.updated))
-    if e.published:
-        _sub(el, "published", rfc3339(e.when))
-    author = _sub(el, "author")
-    _sub(author, "name", clean_text(e.outlet, one_line=True))
-    if e.outlet_url:
-        _sub(author, "uri", clean_text(e.outlet_url, one_line=True))
-    for term in dict.fromkeys(clean_text(t, one_line=True) for t in e.terms):
-        if term:
-            _sub(el, "category", term=term)
-    _sub(el, "summary", clean_text(e.summary, one_line=True), type="text")
+    """The Atom document (RFC 4287) for one topic, from the templates atom.xml and
+    atom-entry.xml; `now` dates a feed with no entries. The result is parsed before it is
+    returned, so a broken override is an error here rather than a feed no reader can open."""
+    head = FeedHead(
+        id=FEED_ID_PREFIX + topic.name,
+        title=f"balkanwatch: {topic.title}",
+        subtitle=f"Stories matching {', '.join(topic.keywords)}",
+        updated=max((e.updated for e in entries), default=now),
+        self_url=self_url,
+    )
+    text = (templates or templates_for()).render("atom.xml", feed=head, entries=entries)
+    data = text.encode("utf-8")
+    try:
+        etree.fromstring(data)
+    except etree.XMLSyntaxError as e:
+        raise TemplateError(f"template atom.xml made invalid XML: {e}") from None
+    return data
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -220,10 +202,11 @@ def write_topic_feeds(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     outlets = {o.name: o for o in config.outlets}
+    templates = templates_for(config.settings.templates_dir)
     paths = []
     for topic in config.topics:
         entries = topic_entries(store, topic.name, outlets, limit)
         path = directory / f"{topic.name}.xml"
-        write_atomic(path, render_topic_feed(topic, entries, now))
+        write_atomic(path, render_topic_feed(topic, entries, now, templates=templates))
         paths.append(path)
     return paths

@@ -286,6 +286,15 @@ class Store(Outbox):
             is not None
         )
 
+    def articles_by_hour(self, since_iso: str) -> list[dict[str, Any]]:
+        """(outlet, hour, n): articles stored per outlet and UTC hour (`2026-11-30T10`) since
+        then. Hours, not days: the caller counts days in its own time zone."""
+        return self.engine.query(
+            "SELECT outlet, substr(fetched_at, 1, 13) AS hour, count(*) AS n FROM articles "
+            "WHERE fetched_at >= ? GROUP BY outlet, substr(fetched_at, 1, 13)",
+            (since_iso,),
+        )
+
     def outlet_state(self, outlet: str) -> str | None:
         row = self.engine.one("SELECT state FROM outlet_state WHERE outlet = ?", (outlet,))
         return row["state"] if row else None
