@@ -439,3 +439,82 @@ def _digest_html(
                 + "</div>"
             )
     return _PAGE.format(body="".join(f"{p}\n" for p in parts))
+
+
+# -- breaking stories ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutletLine:
+    """One outlet that carried a breaking story: its first copy, and how many it ran."""
+
+    outlet: str  # display title
+    time: datetime  # tz-aware
+    url: str
+    copies: int = 1
+
+
+@dataclass(frozen=True)
+class BreakingView:
+    """What a breaking alert shows: the story, its outlets earliest first, and the trigger."""
+
+    title: str
+    topic_titles: Sequence[str]
+    outlets: Sequence[OutletLine]
+    rule: str  # the subscriber's rule in words: "4 outlets within 2h"
+    window_outlets: int  # outlets in the window that tipped it
+    window_start: datetime
+    reached_at: datetime
+
+
+def render_breaking(view: BreakingView, tz: tzinfo) -> Message:
+    """One alert when a story spreads: the subject names the story and how many outlets carry
+    it, the body lists each outlet with its time and link (wire copies at one outlet counted,
+    not listed), earliest first."""
+    title = clean_line(view.title) or "(untitled)"
+    topic = clean_line(", ".join(view.topic_titles))
+    count = len(view.outlets)
+    noun = "outlet" if count == 1 else "outlets"
+    prefix = f"[{trim(topic, 60)}] " if topic else ""
+    suffix = f" — {count} {noun}"
+    subject = prefix + "Breaking: " + trim(title, max(20, SUBJECT_MAX - len(prefix) - 30)) + suffix
+    minutes = max(0, round((view.reached_at - view.window_start).total_seconds() / 60))
+    summary = (
+        f"{count} {noun} carry this story; {view.window_outlets} within {minutes} min"
+        f" (your rule: {clean_line(view.rule)})."
+    )
+    rows = [
+        (
+            format_time(o.time, tz),
+            clean_line(o.outlet),
+            clean_line(o.url),
+            f" (+{o.copies - 1} more {'copy' if o.copies == 2 else 'copies'})"
+            if o.copies > 1
+            else "",
+        )
+        for o in view.outlets
+    ]
+    heading = f"Breaking story on {topic}" if topic else "Breaking story"
+    text = [f"{heading}:", title, summary, "", "Outlets, earliest first:"]
+    text += [f"- {when} · {name}{more}: {url}" for when, name, url, more in rows]
+    markdown = [md_escape(heading), f"**{md_escape(title)}**", md_escape(summary), ""]
+    markdown += [
+        f"• {md_escape(f'{when} · ')}{_md_link(url, name)}{more}" for when, name, url, more in rows
+    ]
+    items = "".join(
+        f'<li style="margin:0 0 6px">{html.escape(when)} · {_html_link(url, name)}'
+        f"{html.escape(more)}{_visible_url(url, 'margin:0')}</li>"
+        for when, name, url, more in rows
+    )
+    body = (
+        f'<p style="{_MUTED}">{html.escape(heading)}</p>\n'
+        f'<h1 style="margin:0 0 8px;font-size:20px;line-height:1.3">{html.escape(title)}</h1>\n'
+        f'<p style="{_PARA}">{html.escape(summary)}</p>\n'
+        f'<ol style="margin:0 0 12px;padding-left:20px">{items}</ol>\n'
+    )
+    return Message(
+        subject=clean_line(subject),
+        text="\n".join(text) + "\n",
+        html=_PAGE.format(body=body),
+        markdown="\n".join(markdown) + "\n",
+    )
