@@ -251,7 +251,7 @@ def test_the_alert_names_the_story_and_lists_each_outlet_once(tmp_path: Path) ->
     assert lines[:3] == [
         "Breaking story on Kosovo:",
         "Story at a",
-        "5 outlets carry this story; 5 within 30 min (your rule: 4 outlets within 2h).",
+        "5 outlets carry this story; 4 of them within 30 min (your rule: 4 outlets within 2h).",
     ]
     assert lines[5:] == [
         "- 4 Dec 2026 10:00 CET · Outlet A (+1 more copy): https://a.example/0",

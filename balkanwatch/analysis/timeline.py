@@ -123,10 +123,11 @@ class Spread:
 
 
 def breaking_spread(
-    timeline: Timeline, outlets: int, within: float, now: datetime
+    timeline: Timeline, outlets: int, within: float, now: datetime | None
 ) -> Spread | None:
     """The earliest window of `within` seconds in which at least `outlets` distinct outlets
-    carried the story, if the threshold was reached no longer than `within` before `now`.
+    carried the story, if the threshold was reached no longer than `within` before `now`
+    (`now=None`: however long ago, to describe a story already called breaking).
 
     The freshness bound is there so that a story that spread while the crawler was down, or one
     backfilled from last week, is not announced as breaking today. The window is closed at both
@@ -142,7 +143,7 @@ def breaking_spread(
             if not in_window[copies[left].outlet]:
                 del in_window[copies[left].outlet]
             left += 1
-        if len(in_window) >= outlets and copy.time >= now - width:
+        if len(in_window) >= outlets and (now is None or copy.time >= now - width):
             return _spread(copies, left, width, copy.time)
     return None
 

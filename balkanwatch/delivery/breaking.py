@@ -49,6 +49,8 @@ def breaking_rows(
         payload = {
             "topics": wanted,
             "rule": sub.breaking.describe(),
+            "threshold": sub.breaking.outlets,
+            "within": sub.breaking.within,
             "start": spread.start.isoformat(),
             "reached_at": spread.reached_at.isoformat(),
             "outlets": [
@@ -71,12 +73,17 @@ def breaking_rows(
 
 
 def breaking_view(row: dict[str, Any], timeline: Timeline, config: Config) -> BreakingView | None:
-    """What the alert of an outbox row shows, from the story's timeline as it is now; None when
-    the story's articles are gone."""
+    """What the alert of an outbox row shows, from the story's timeline as it is now (the window
+    found again in it, so the times shown agree with the list); None when the story's articles
+    are gone."""
     if not timeline.copies:
         return None
     payload = json.loads(row["payload"] or "{}")
     titles = {t.name: t.title for t in config.topics}
+    threshold = int(payload["threshold"])
+    spread = breaking_spread(timeline, threshold, float(payload["within"]), now=None)
+    start = spread.start if spread else datetime.fromisoformat(payload["start"])
+    reached = spread.reached_at if spread else datetime.fromisoformat(payload["reached_at"])
     return BreakingView(
         title=timeline.title,
         topic_titles=[titles.get(t, t) for t in payload.get("topics", [row["topic"]])],
@@ -85,9 +92,9 @@ def breaking_view(row: dict[str, Any], timeline: Timeline, config: Config) -> Br
             for o in timeline.outlets()
         ],
         rule=payload.get("rule", ""),
-        window_outlets=len(payload.get("outlets", [])),
-        window_start=datetime.fromisoformat(payload["start"]),
-        reached_at=datetime.fromisoformat(payload["reached_at"]),
+        threshold=threshold,
+        window_start=start,
+        reached_at=reached,
     )
 
 

@@ -462,9 +462,9 @@ class BreakingView:
     topic_titles: Sequence[str]
     outlets: Sequence[OutletLine]
     rule: str  # the subscriber's rule in words: "4 outlets within 2h"
-    window_outlets: int  # outlets in the window that tipped it
-    window_start: datetime
-    reached_at: datetime
+    threshold: int  # the rule's number of outlets
+    window_start: datetime  # the first copy of the window in which the story tipped
+    reached_at: datetime  # when the threshold-th outlet carried it
 
 
 def render_breaking(view: BreakingView, tz: tzinfo) -> Message:
@@ -480,7 +480,7 @@ def render_breaking(view: BreakingView, tz: tzinfo) -> Message:
     subject = prefix + "Breaking: " + trim(title, max(20, SUBJECT_MAX - len(prefix) - 30)) + suffix
     minutes = max(0, round((view.reached_at - view.window_start).total_seconds() / 60))
     summary = (
-        f"{count} {noun} carry this story; {view.window_outlets} within {minutes} min"
+        f"{count} {noun} carry this story; {view.threshold} of them within {minutes} min"
         f" (your rule: {clean_line(view.rule)})."
     )
     rows = [
