@@ -8,6 +8,7 @@ outlets are recognised as carrying one story by the product's own near-duplicate
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -34,6 +35,7 @@ from tests.support import (
     FixtureSite,
     SMTPSink,
     article_page,
+    cli,
     crawl,
     rss,
     write_config,
@@ -197,7 +199,31 @@ def test_a_story_at_five_outlets_alerts_once_one_at_three_never(
     desk = [m for m in smtp.messages if "desk@" in str(m["to"])]
     assert len(desk) == 3
     assert len(alerts(burst.cfg, "instant")) == 2 * 2  # desk and quiet, two stories each
-    print(f"\n--- received by desk@example.org ---\n{breaking(smtp, 'desk@')[0]}")
+    received = breaking(smtp, "desk@")[0]  # shown with -s: the alert as a reader gets it
+    print("\n".join(["", *(f"{h}: {received[h]}" for h in ("From", "To", "Subject")), ""]))
+    print(received.get_body(("plain",)).get_content())
+    check_story_command(burst)
+
+
+def check_story_command(burst: Burst) -> None:
+    """`balkanwatch story` shows the timeline: by a copy's URL, and by id as JSON."""
+    env = {**os.environ, "BALKANWATCH_CONFIG": str(burst.cfg)}
+    shown = cli("story", burst.url(4) + "?utm_source=x", env=env)  # not canonical: unknown
+    assert shown.returncode == 1 and "no stored article" in shown.stderr
+    shown = cli("story", burst.url(4), env=env)
+    assert shown.returncode == 0, shown.stderr
+    print(shown.stdout)
+    assert "Carried by 5 outlets (6 copies)" in shown.stdout
+    assert "Outlets reached: 2 after 8 min, 3 after 17 min, 4 after 29 min, 5 after 40 min" in (
+        shown.stdout
+    )
+    ((story_id,),) = {(s,) for _, s, _ in alerts(burst.cfg, "breaking")}
+    data = json.loads(cli("story", str(story_id), "--json", env=env).stdout)
+    assert (data["story_id"], data["outlets"], data["copies"]) == (story_id, 5, 6)
+    assert data["spread"]["4"] == 29 * 60
+    assert [c["url"] for c in data["timeline"]] == [burst.url(n) for n in range(6)]
+    assert [c["outlet_first"] for c in data["timeline"]] == [True, False, True, True, True, True]
+    assert data["first_seen"]["time"] == (NOW - timedelta(minutes=50)).isoformat()
 
 
 def test_a_later_copy_updates_the_feed_not_the_inbox(
