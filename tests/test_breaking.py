@@ -299,3 +299,116 @@ def test_a_bad_breaking_rule_names_the_file_and_the_subscriber(
         config(tmp_path, [{"name": "desk", "urls": ["json://x/"], "breaking": breaking}])
     message = str(err.value)
     assert "subscribers.yaml: subscribers[0] (desk): " in message and problem in message
+
+
+# -- through the real ingester and deliverer -----------------------------------------------------
+
+KFOR = "01-kfor-patrols-north"
+
+
+def ingest_copies(tmp_path: Path, subscribers: list[dict], minutes: list[float]) -> tuple:
+    """Copies of one dedup fixture story at outlets a, b, c, ... `minutes` before T0 + 1 h,
+    each fetched at T0 + 1 h, through the real Ingester into a real SQLite file."""
+    from balkanwatch.analysis.dedup import StoryIndex
+    from balkanwatch.analysis.topics import TopicMatcher
+    from balkanwatch.core.document import Document
+    from balkanwatch.storage.store import Store
+    from pipelines.ingest import Ingester
+    from tests.data.dedup.fixtures import load_groups
+
+    cfg = load_config(
+        write_config(
+            tmp_path / "cfg",
+            [{"name": o, "homepage": f"https://{o}.example/"} for o in "abcdef"],
+            subscribers=subscribers,
+        ),
+        env={},
+    )
+    store = Store(cfg.database)
+    ingester = Ingester(store, cfg, TopicMatcher(cfg.topics), StoryIndex())
+    group = load_groups()[KFOR]
+    fetched = T0 + timedelta(hours=1)
+    variants = ["original", "wire_a", "wire_b", "wire_c", "wire_d", "para_added"]
+    for outlet, variant, before in zip("abcdef", variants, minutes, strict=False):
+        title, *paras = [ln for ln in group[variant].splitlines() if ln.strip()]
+        ingester.ingest(
+            Document.of(
+                url=f"https://{outlet}.example/story",
+                outlet=outlet,
+                title=title,
+                body="\n".join(paras),
+                published=(fetched - timedelta(minutes=before)).isoformat(),
+                language="en",
+                fetched_at=fetched.isoformat(),
+            )
+        )
+    return cfg, store
+
+
+class Recorder:
+    """A sender keeping what it was asked to send (tests/test_breaking_crawl.py: real SMTP)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def __call__(self, url: str, message: object) -> None:
+        self.sent.append((url, message.subject))  # type: ignore[attr-defined]
+
+
+def deliver(cfg: object, store: object, send: Recorder) -> None:
+    import asyncio
+
+    from balkanwatch.delivery.alerts import Deliverer
+
+    clock = (T0 + timedelta(hours=1, minutes=1)).timestamp
+    asyncio.run(Deliverer(store, cfg, clock=clock, send=send).deliver_due())  # type: ignore[arg-type]
+
+
+DIGEST_DESK = {
+    "name": "evening",
+    "urls": ["json://127.0.0.1:9/evening"],
+    "digest": "daily 18:00",
+    "breaking": {"outlets": 4, "within": "1h"},
+}
+
+
+def test_a_digest_subscriber_gets_the_breaking_alert_at_once_and_once(tmp_path: Path) -> None:
+    cfg, store = ingest_copies(tmp_path, [DIGEST_DESK], [50, 40, 30, 20, 10])
+    send = Recorder()
+    deliver(cfg, store, send)
+    deliver(cfg, store, send)
+    assert len(send.sent) == 1 and "Breaking:" in send.sent[0][1]
+    assert send.sent[0][1].endswith("— 5 outlets")
+    kinds = store.rows("SELECT kind, status FROM alerts ORDER BY id")
+    assert kinds == [
+        {"kind": "digest-item", "status": "pending"},  # the story waits for the 18:00 digest
+        {"kind": "breaking", "status": "sent"},
+    ]
+    store.close()
+
+
+def test_a_story_that_spread_hours_ago_is_not_announced(tmp_path: Path) -> None:
+    # Four outlets within 30 minutes, but four hours before the crawl stored them.
+    cfg, store = ingest_copies(tmp_path, [DIGEST_DESK], [270, 260, 250, 240])
+    assert store.rows("SELECT id FROM alerts WHERE kind = 'breaking'") == []
+    store.close()
+
+
+def test_a_subscriber_who_dropped_the_rule_is_not_sent_a_queued_alert(tmp_path: Path) -> None:
+    cfg, store = ingest_copies(tmp_path, [DIGEST_DESK], [50, 40, 30, 20])
+    narrowed = load_config(
+        write_config(
+            tmp_path / "cfg2",
+            [{"name": o, "homepage": f"https://{o}.example/"} for o in "abcdef"],
+            subscribers=[{**DIGEST_DESK, "breaking": None}],
+        ),
+        env={},
+    )
+    send = Recorder()
+    deliver(narrowed, store, send)
+    assert send.sent == []
+    (row,) = store.rows("SELECT status, last_error FROM alerts WHERE kind = 'breaking'")
+    assert row == {
+        "status": "failed",
+        "last_error": "subscriber no longer asks for breaking alerts",
+    }
