@@ -163,6 +163,7 @@ class Ingester:
         article's transaction, once per subscriber and story (the outbox's dedup_key)."""
         from balkanwatch.delivery.breaking import breaking_rows
 
+        self.store.lock_story(story_id)
         topics = self.store.story_topics(story_id)
         if not topics:
             return 0

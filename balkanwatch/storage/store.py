@@ -149,6 +149,18 @@ class Store(Outbox):
         row = self.engine.one("SELECT story_id FROM articles WHERE id = ?", (article_id,))
         return int(row["story_id"]) if row and row["story_id"] is not None else None
 
+    def lock_story(self, story_id: int) -> None:
+        """Hold the story until this transaction ends, so that transactions adding copies of one
+        story at the same time (daemons on several hosts sharing PostgreSQL) read its timeline
+        one after the other, the later one seeing the earlier one's copy: otherwise each could
+        see one outlet short of a threshold they reach together. SQLite needs no lock: a write
+        transaction there holds the whole database (BEGIN IMMEDIATE)."""
+        if self.engine.dialect == "postgresql":
+            # the two-key form: its key space is apart from the migrations' single key
+            self.engine.execute(
+                "SELECT pg_advisory_xact_lock(8192, CAST(? AS integer))", (story_id % 2**31,)
+            )
+
     def story_topics(self, story_id: int) -> list[str]:
         """The topics any copy of the story matched, by name."""
         rows = self.engine.query(
