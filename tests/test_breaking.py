@@ -412,3 +412,82 @@ def test_a_subscriber_who_dropped_the_rule_is_not_sent_a_queued_alert(tmp_path: 
         "status": "failed",
         "last_error": "subscriber no longer asks for breaking alerts",
     }
+
+
+@pytest.fixture
+def shared_db(tmp_path: Path) -> str:
+    """The database two writers share. At merge with the PostgreSQL test server (tests/pg.py),
+    take the `database` fixture instead, so this runs on both backends: there the story lock
+    (`Store.lock_story`) is what makes it pass."""
+    return str(tmp_path / "shared.db")
+
+
+def test_two_writers_adding_the_last_copies_at_once_still_tip_the_story(
+    tmp_path: Path, shared_db: str
+) -> None:
+    import threading
+    import time
+
+    from balkanwatch.analysis.topics import TopicMatcher
+    from balkanwatch.core.document import Document
+    from balkanwatch.storage.store import Store
+    from pipelines.ingest import Ingester, build_index
+    from tests.data.dedup.fixtures import load_groups
+
+    cfg = load_config(
+        write_config(
+            tmp_path / "cfg",
+            [{"name": o, "homepage": f"https://{o}.example/"} for o in "abcd"],
+            subscribers=[DIGEST_DESK],
+        ),
+        env={},
+    )
+    group = load_groups()[KFOR]
+    fetched = datetime.now(UTC).replace(microsecond=0)
+
+    def copy_at(outlet: str, variant: str, before: int) -> Document:
+        title, *paras = [ln for ln in group[variant].splitlines() if ln.strip()]
+        return Document.of(
+            url=f"https://{outlet}.example/{variant}",
+            outlet=outlet,
+            title=title,
+            body="\n".join(paras),
+            published=(fetched - timedelta(minutes=before)).isoformat(),
+            language="en",
+            fetched_at=fetched.isoformat(),
+        )
+
+    def writer() -> Ingester:
+        store = Store(shared_db)
+        return Ingester(store, cfg, TopicMatcher(cfg.topics), build_index(store, 14))
+
+    first = writer()
+    for outlet, variant, before in (("a", "original", 50), ("b", "wire_a", 40)):
+        with first.store.transaction():
+            first.ingest(copy_at(outlet, variant, before))
+    a_stored, results = threading.Event(), []
+
+    def third() -> None:  # stores outlet c and keeps its transaction open a moment
+        ingester = writer()  # a connection of its own thread, as a second host has
+        with ingester.store.transaction():
+            results.append(ingester.ingest(copy_at("c", "wire_b", 30)))
+            a_stored.set()
+            time.sleep(0.5)  # not a wait for anything: the overlap with the fourth writer
+        ingester.store.close()
+
+    def fourth() -> None:
+        a_stored.wait(30)
+        ingester = writer()
+        with ingester.store.transaction():
+            results.append(ingester.ingest(copy_at("d", "wire_c", 20)))
+        ingester.store.close()
+
+    threads = [threading.Thread(target=third), threading.Thread(target=fourth)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(r.status for r in results) == ["duplicate", "duplicate"]
+    rows = first.store.rows("SELECT dedup_key FROM alerts WHERE kind = 'breaking'")
+    assert len(rows) == 1
+    first.store.close()
