@@ -76,7 +76,8 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
         print("  (none: matches are logged, no alerts are sent)", file=out)
     for sub in cfg.subscribers:
         topics = ", ".join(sub.topics) if sub.topics is not None else "all topics"
-        print(f"  {sub.name:<22} {topics}; {sub.digest or 'instant alerts'}", file=out)
+        breaking = f"; breaking: {sub.breaking.describe()}" if sub.breaking else ""
+        print(f"  {sub.name:<22} {topics}; {sub.digest or 'instant alerts'}{breaking}", file=out)
         for url in sub.urls:
             print(f"    {mask_secrets(url)}", file=out)
     return 0
@@ -203,6 +204,23 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_story(args: argparse.Namespace, out: TextIO) -> int:
+    from balkanwatch.app.story_cmd import find_story, format_timeline, timeline_report
+
+    cfg = _config(need_secrets=False)
+    store = _archive(cfg)
+    try:
+        story = find_story(store, args.story)
+        report = timeline_report(store.story_timeline(story), store.story_topics(story), cfg)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2), file=out)
+    else:
+        print(format_timeline(report, cfg.settings.tz), file=out)
+    return 0
+
+
 def cmd_test_alert(args: argparse.Namespace, out: TextIO) -> int:
     from balkanwatch.delivery.alerts import apprise_send, sample_message
 
@@ -265,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("query", nargs="+")
     se.add_argument("--limit", type=int, default=20)
     se.add_argument("--json", action="store_true")
+    sy = sub.add_parser("story", help="a story's timeline: its outlets, times and URLs")
+    sy.add_argument("story", help="the story's id, or the URL of one of its copies")
+    sy.add_argument("--json", action="store_true")
     ta = sub.add_parser("test-alert", help="send a sample alert to a subscriber")
     ta.add_argument("subscriber")
     dc = sub.add_parser("discover", help="an outlet's feeds, sitemaps and article links")
@@ -281,6 +302,7 @@ COMMANDS = {
     "match": cmd_match,
     "status": cmd_status,
     "search": cmd_search,
+    "story": cmd_story,
     "test-alert": cmd_test_alert,
     "discover": cmd_discover,
     "web": web.cmd_web,

@@ -254,11 +254,37 @@ def split_keyword_entries(entries: list[Any], aliases: Any = None) -> dict[str, 
     return {"keywords": terms, "aliases": found} if found else {"keywords": terms}
 
 
+class Breaking(_Strict):
+    """`breaking: {outlets: 4, within: 2h}`: one alert when a story on the subscriber's topics
+    has been carried by that many distinct outlets within that time."""
+
+    outlets: Annotated[int, Field(ge=2, le=1000)]  # one outlet is every story: not breaking
+    within: float  # seconds; written 2h, 90m, ...
+    only: bool = False  # only breaking alerts: no alert (instant or digest) per story
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _within(cls, v: Any) -> float:
+        return parse_interval(v)
+
+    def describe(self) -> str:
+        return f"{self.outlets} outlets within {format_interval(self.within)}"
+
+
+def format_interval(seconds: float) -> str:
+    """`2h`, `90m`, `45s`: the largest unit that divides the interval."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 class Subscriber(_Strict):
     name: str
     urls: list[str]
     topics: list[str] | None = None  # None: every topic
     digest: str | None = None
+    breaking: Breaking | None = None
 
     @field_validator("urls")
     @classmethod

@@ -46,7 +46,14 @@ from balkanwatch.core.config import Config, Subscriber
 from balkanwatch.core.schedule import last_due_period, parse_schedule, period_containing
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import iso, parse_time
-from balkanwatch.delivery.render import Message, StoryView, render_digest, render_instant
+from balkanwatch.delivery.breaking import breaking_view
+from balkanwatch.delivery.render import (
+    Message,
+    StoryView,
+    render_breaking,
+    render_digest,
+    render_instant,
+)
 from balkanwatch.delivery.templating import templates_for
 from balkanwatch.storage.store import Store
 
@@ -259,6 +266,8 @@ class Deliverer:
             return self._give_up(row, "subscriber no longer configured")
         if row["kind"] == "instant" and row["topic"] and not sub.wants(row["topic"]):
             return self._give_up(row, f"subscriber no longer follows topic {row['topic']}")
+        if row["kind"] == "breaking" and sub.breaking is None:
+            return self._give_up(row, "subscriber no longer asks for breaking alerts")
         message = self.compose(row)
         if message is None:
             return self._give_up(row, "article no longer stored")
@@ -322,6 +331,9 @@ class Deliverer:
             if not views:
                 return None
             return render_digest(views, start, end, tz, row["subscriber"], self.templates)
+        if row["kind"] == "breaking":
+            spread = breaking_view(row, self.store.story_timeline(row["story_id"]), self.config)
+            return render_breaking(spread, tz, self.templates) if spread else None
         if row["kind"] == "operator":
             payload = json.loads(row["payload"])
             return Message(

@@ -15,6 +15,10 @@ Choices a reader of the feed relies on:
   published time later than the fetch (a wrong time zone on the site) counts as the fetch time,
   so one bad clock cannot pin an article to the top.
 - The summary is the match snippet, not the article: the text belongs to the outlet.
+- A story's timeline is the entry's content: each outlet that carried it, with its time and
+  link, earliest first. A copy stored later changes the content and moves `updated` to when it
+  was stored, so a reader shows the entry as updated instead of a new one (and no alert is sent:
+  see balkanwatch.delivery.breaking).
 - A feed file is rewritten only when its bytes change (a web server's ETag and Last-Modified then
   mean something) and always through a temporary file and a rename, so a reader never fetches a
   half-written feed.
@@ -27,13 +31,14 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from balkanwatch.analysis.timeline import Timeline
 from balkanwatch.core.config import Config, Outlet, Topic
 from balkanwatch.core.document import split_seed
 from balkanwatch.core.times import parse_time
@@ -67,6 +72,17 @@ class FeedEntry:
     terms: tuple[str, ...]
     language: str | None = None
     related: tuple[str, ...] = ()  # URLs of the story's other copies
+    outlets: tuple[FeedCopy, ...] = ()  # the story's timeline: each outlet's first copy
+
+
+@dataclass(frozen=True)
+class FeedCopy:
+    """An outlet that carried the story: its first copy."""
+
+    outlet: str  # display name
+    time: datetime
+    url: str
+    copies: int = 1
 
 
 def clean_text(value: str | None, *, one_line: bool = False) -> str:
@@ -84,24 +100,41 @@ def topic_entries(
 ) -> list[FeedEntry]:
     """The latest `limit` stories that matched `topic`, newest first."""
     rows = store.topic_stories(topic, limit)
-    related = _related_urls(store, rows)
-    return [_entry(row, outlets.get(row["outlet"]), related.get(row["id"], ())) for row in rows]
+    timelines = store.story_timelines(r["story_id"] for r in rows if r["story_id"] is not None)
+    entries = []
+    for row in rows:
+        timeline = timelines.get(row["story_id"]) or Timeline(row["id"], ())
+        entry = _entry(row, outlets.get(row["outlet"]))
+        entries.append(_with_timeline(entry, row["id"], timeline, outlets))
+    return entries
 
 
-def _related_urls(store: Store, rows: list[dict[str, Any]]) -> dict[int, tuple[str, ...]]:
-    """Other articles of each entry's story, by the entry's article id."""
-    first_of = {r["story_id"]: r["id"] for r in rows if r["story_id"] is not None}
-    if not first_of:
-        return {}
-    found: dict[int, list[str]] = {}
-    for r in store.story_urls(first_of):
-        first = first_of[r["story_id"]]
-        if r["id"] != first:
-            found.setdefault(first, []).append(r["url"])
-    return {k: tuple(v[:RELATED_LIMIT]) for k, v in found.items()}
+def _with_timeline(
+    entry: FeedEntry, article_id: int, timeline: Timeline, outlets: Mapping[str, Outlet]
+) -> FeedEntry:
+    """The entry with its story's other copies as related links and its outlets as content;
+    updated when the latest of the other copies was stored."""
+    others = [c for c in timeline.copies if c.article_id != article_id]
+    if not others:
+        return entry
+
+    def title(name: str) -> str:
+        outlet = outlets.get(name)
+        return outlet.title if outlet and outlet.title else name
+
+    carried = tuple(
+        FeedCopy(title(o.outlet), o.first.time, o.first.url, o.copies) for o in timeline.outlets()
+    )
+    latest = max(c.fetched_at for c in others)
+    return replace(
+        entry,
+        related=tuple(c.url for c in others)[:RELATED_LIMIT],
+        outlets=carried,
+        updated=max(entry.updated, latest),
+    )
 
 
-def _entry(row: dict[str, Any], outlet: Outlet | None, related: tuple[str, ...]) -> FeedEntry:
+def _entry(row: dict[str, Any], outlet: Outlet | None) -> FeedEntry:
     fetched = parse_time(row["fetched_at"]) or datetime.fromtimestamp(0, UTC)
     published = parse_time(row["published"])
     from_page = published is not None and published <= fetched
@@ -123,7 +156,6 @@ def _entry(row: dict[str, Any], outlet: Outlet | None, related: tuple[str, ...])
         summary=row["snippet"] or "",
         terms=terms,
         language=row["language"],
-        related=related,
     )
 
 

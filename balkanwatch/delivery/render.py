@@ -225,3 +225,77 @@ def render_operator(view: OperatorView, templates: Templates | None = None) -> M
         command=clean_line(view.command),
     )
     return _message(templates or templates_for(), "operator", outlet=clean)
+
+
+# -- breaking stories ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutletLine:
+    """One outlet that carried a breaking story: its first copy, and how many it ran."""
+
+    outlet: str  # display title
+    time: datetime  # tz-aware
+    url: str
+    copies: int = 1
+
+
+@dataclass(frozen=True)
+class BreakingView:
+    """What a breaking alert shows: the story, its outlets earliest first, and the trigger."""
+
+    title: str
+    topic_titles: Sequence[str]
+    outlets: Sequence[OutletLine]
+    rule: str  # the subscriber's rule in words: "4 outlets within 2h"
+    threshold: int  # the rule's number of outlets
+    window_start: datetime  # the first copy of the window in which the story tipped
+    reached_at: datetime  # when the threshold-th outlet carried it
+
+
+@dataclass(frozen=True)
+class BreakingOutlet:
+    """An outlet line as the templates see it."""
+
+    when: str
+    outlet: str
+    link: Link  # the copy, labelled with the outlet
+    url: str
+    more: str  # " (+2 more copies)" or ""
+
+
+def render_breaking(view: BreakingView, tz: tzinfo, templates: Templates | None = None) -> Message:
+    """One alert when a story spreads: the subject names the story and how many outlets carry
+    it, the body lists each outlet with its time and link (wire copies at one outlet counted,
+    not listed), earliest first."""
+    title = clean_line(view.title) or "(untitled)"
+    topic = clean_line(", ".join(view.topic_titles))
+    count = len(view.outlets)
+    noun = "outlet" if count == 1 else "outlets"
+    minutes = max(0, round((view.reached_at - view.window_start).total_seconds() / 60))
+    summary = (
+        f"{count} {noun} carry this story; {view.threshold} of them within {minutes} min"
+        f" (your rule: {clean_line(view.rule)})."
+    )
+    outlets = [
+        BreakingOutlet(
+            when=format_time(o.time, tz),
+            outlet=clean_line(o.outlet),
+            link=link(o.url, clean_line(o.outlet) or clean_line(o.url)),
+            url=clean_line(o.url),
+            more=f" (+{o.copies - 1} more {'copy' if o.copies == 2 else 'copies'})"
+            if o.copies > 1
+            else "",
+        )
+        for o in view.outlets
+    ]
+    return _message(
+        templates or templates_for(),
+        "breaking",
+        title=title,
+        topic=topic,
+        count=count,
+        noun=noun,
+        summary=summary,
+        outlets=outlets,
+    )

@@ -99,6 +99,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "cut": lambda value, limit: trim(str(value), int(limit)),  # at a word, with "…"
     "md_link": md_link,
     "rfc3339": rfc3339,
+    "utc_minute": lambda moment: moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
     "xml_clean": xml_clean,
 }
 

@@ -45,7 +45,7 @@ class Outbox:
         return int(row["id"]) if row else None
 
     def due_alerts(
-        self, now_iso: str, kinds: tuple[str, ...] = ("instant", "digest", "operator")
+        self, now_iso: str, kinds: tuple[str, ...] = ("instant", "digest", "operator", "breaking")
     ) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(kinds))
         return self.engine.query(

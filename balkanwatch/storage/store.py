@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from balkanwatch.analysis.timeline import Timeline, copy_of
 from balkanwatch.analysis.topics import TopicMatch
 from balkanwatch.core.folding import FOLD_VERSION
 from balkanwatch.core.times import timestamp, utcnow
@@ -122,6 +123,52 @@ class Store(Outbox):
             (story_id,),
         )
         return [r for r in rows if r["id"] != except_id]
+
+    # -- story timelines ----------------------------------------------------------------------
+
+    def story_timeline(self, story_id: int) -> Timeline:
+        """Every copy of a story (outlet, time, URL), earliest first; empty if unknown."""
+        return self.story_timelines([story_id])[story_id]
+
+    def story_timelines(self, story_ids: Iterable[int]) -> dict[int, Timeline]:
+        """`story_timeline` of each of these stories, in one query per 500."""
+        ids = list(dict.fromkeys(int(i) for i in story_ids))
+        rows: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            for r in self.engine.query(
+                "SELECT id, story_id, outlet, url, title, published, fetched_at FROM articles "
+                f"WHERE story_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                rows[int(r["story_id"])].append(r)
+        return {i: Timeline.of(i, [copy_of(r) for r in found]) for i, found in rows.items()}
+
+    def story_of(self, article_id: int) -> int | None:
+        """The story an article belongs to."""
+        row = self.engine.one("SELECT story_id FROM articles WHERE id = ?", (article_id,))
+        return int(row["story_id"]) if row and row["story_id"] is not None else None
+
+    def lock_story(self, story_id: int) -> None:
+        """Hold the story until this transaction ends, so that transactions adding copies of one
+        story at the same time (daemons on several hosts sharing PostgreSQL) read its timeline
+        one after the other, the later one seeing the earlier one's copy: otherwise each could
+        see one outlet short of a threshold they reach together. SQLite needs no lock: a write
+        transaction there holds the whole database (BEGIN IMMEDIATE)."""
+        if self.engine.dialect == "postgresql":
+            # the two-key form: its key space is apart from the migrations' single key
+            self.engine.execute(
+                "SELECT pg_advisory_xact_lock(8192, CAST(? AS integer))", (story_id % 2**31,)
+            )
+
+    def story_topics(self, story_id: int) -> list[str]:
+        """The topics any copy of the story matched, by name."""
+        rows = self.engine.query(
+            "SELECT DISTINCT m.topic FROM matches m JOIN articles a ON a.id = m.article_id "
+            "WHERE a.story_id = ? ORDER BY m.topic",
+            (story_id,),
+        )
+        return [r["topic"] for r in rows]
 
     def insert_article(self, row: dict[str, Any]) -> int:
         """Insert a new article; its story is itself unless `story_id` is given."""
