@@ -33,7 +33,7 @@ def binaries() -> Path | None:
 def missing() -> str | None:
     """Why the PostgreSQL tests cannot run here, or None when they can."""
     if binaries() is None:
-        return "PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb): make test installs it"
+        return "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run make test"
     try:
         import psycopg  # noqa: F401
     except ImportError:

@@ -109,7 +109,10 @@ def test_validators_crawls_and_outlet_state_upsert(store: Store) -> None:
     assert store.validators(url) is None
     store.save_validators(url, '"v1"', None)
     store.save_validators(url, '"v2"', "Tue, 01 Dec 2026 08:00:00 GMT")
-    assert store.validators(url) == {"etag": '"v2"', "last_modified": "Tue, 01 Dec 2026 08:00:00 GMT"}
+    assert store.validators(url) == {
+        "etag": '"v2"',
+        "last_modified": "Tue, 01 Dec 2026 08:00:00 GMT",
+    }
     for i, status in enumerate(["ok", "error"]):
         store.record_crawl(
             {"outlet": "koha", "started_at": f"2026-12-01T0{i}:00:00+00:00", "status": status}
