@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean postgresql
+
+# The suite runs its storage and end-to-end tests on PostgreSQL too: it starts a server of its own
+# from the Debian package's binaries (tests/pg.py). Installed here when missing (root, as CI runs;
+# otherwise with sudo); the system's own PostgreSQL service is neither used nor started by us.
+PG_INITDB := $(wildcard /usr/lib/postgresql/*/bin/initdb)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +22,14 @@ run: $(STAMP)          ## set up and start the daemon on the default configurati
 	$(BIN)/balkanwatch check-config
 	$(BIN)/python scheduler.py
 
-test: $(STAMP)         ## set up and run the whole test suite
+test: $(STAMP) postgresql   ## set up and run the whole test suite
 	$(BIN)/python -m pytest
+
+postgresql:            ## the Debian package `postgresql`, if missing (no-op otherwise)
+ifeq ($(PG_INITDB),)
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+endif
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

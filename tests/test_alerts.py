@@ -169,6 +169,7 @@ def make_world(tmp_path: Path, database: str) -> Iterator[Callable[..., World]]:
         )
         config = load_config(cfg, env=env or {})
         store = Store(config.database)
+        assert store.engine.dialect == ("sqlite" if "://" not in database else "postgresql")
         ingester = Ingester(store, config, TopicMatcher(config.topics), build_index(store, 14))
         world = World(cfg, config, store, ingester)
         worlds.append(world)
