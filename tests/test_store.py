@@ -191,15 +191,31 @@ def test_an_outlet_is_leased_to_one_daemon_per_interval(database: str) -> None:
         b.close()
 
 
-def test_a_crawl_longer_than_the_interval_keeps_its_lease(database: str) -> None:
+def test_a_crawl_longer_than_the_interval_keeps_its_lease_while_renewed(database: str) -> None:
     a, b = Store(database), Store(database)
     try:
-        assert a.claim_outlet("koha", 60, T0, hold=900)
+        assert a.claim_outlet("koha", 60, T0)
+        for t in range(15, 600, 15):  # the daemon renews while its crawl runs
+            assert a.renew_outlet("koha", T0 + t + 60)
         assert not b.claim_outlet("koha", 60, T0 + 600)  # still crawling
         a.release_outlet("koha", 60)  # ended after 600 s: the interval is long over
         assert b.claim_outlet("koha", 60, T0 + 601)
         a.release_outlet("koha", 60)  # not A's any more: B's lease stands
         assert b.outlet_lease("koha")["started_at"] is not None  # type: ignore[index]
+        assert b.claim_outlet("rts", 60, T0) and not a.renew_outlet("rts", T0 + 60)  # not A's
+        assert not a.renew_outlet("koha", T0 + 700)  # B's now
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_holder_that_stops_renewing_loses_its_crawl_within_an_interval(database: str) -> None:
+    a, b = Store(database), Store(database)
+    try:
+        assert a.claim_outlet("koha", 60, T0)
+        assert a.renew_outlet("koha", T0 + 15 + 60)  # then its host goes silent
+        assert not b.claim_outlet("koha", 60, T0 + 74)
+        assert b.claim_outlet("koha", 60, T0 + 76)
     finally:
         a.close()
         b.close()

@@ -7,6 +7,10 @@ if the holder is alive it has renewed its lease by then (its own run is due at t
 and this daemon skips the outlet; if it died, this daemon crawls the outlet at the end of the
 dead one's interval. So an outlet whose daemon was killed is crawled again within one interval
 of its last crawl, on any host, without waiting for this daemon's next scheduled run.
+
+While a crawl runs (waiting for its batch, then the child process) the lease is renewed every
+quarter interval, so a long crawl keeps its outlet and one whose daemon died mid-crawl is taken
+over within an interval.
 """
 
 from __future__ import annotations
@@ -33,22 +37,32 @@ class OutletTurns:
         self.config = config
         self.stopping = stopping
         self.jitter_max = jitter_max  # the daemon's: a live holder's run comes this much late
+        self.renewals: dict[str, asyncio.Task[None]] = {}
 
     def _settle(self, interval: float) -> float:
         """How long after a slot ends a live holder has surely claimed it again."""
         return min(self.jitter_max, interval * 0.1) + SETTLE * random.uniform(1, 2)
 
-    def _hold(self) -> float:
-        # A claimed outlet waits for a batch and a crawl slot before its crawl ends.
-        return self.config.settings.crawl_timeout + 60.0
-
     def _claim(self, outlet: Outlet) -> bool:
         interval = self.config.interval_of(outlet)
         try:
-            return self.store.claim_outlet(outlet.name, interval, time.time(), self._hold())
+            claimed = self.store.claim_outlet(outlet.name, interval, time.time())
         except DATABASE_ERRORS as e:  # type: ignore[misc]
             log.error("Claiming %s failed, skipping this run: %s", outlet.name, e)
             return False
+        if claimed and outlet.name not in self.renewals:
+            self.renewals[outlet.name] = asyncio.create_task(self._renew(outlet.name, interval))
+        return claimed
+
+    async def _renew(self, name: str, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval / 4)
+            try:
+                if not self.store.renew_outlet(name, time.time() + interval):
+                    log.warning("Outlet %s was taken over by another daemon mid-crawl", name)
+                    return
+            except DATABASE_ERRORS as e:  # type: ignore[misc]
+                log.error("Renewing the lease of %s failed: %s", name, e)
 
     async def claim(self, outlet: Outlet) -> bool:
         """Before a crawl: True when this daemon may crawl the outlet now."""
@@ -76,6 +90,9 @@ class OutletTurns:
     def release(self, outlet: Outlet, crawled: bool) -> None:
         """After a crawl: the outlet is not due before one interval after the crawl started;
         if no crawl ran (shutdown), anyone may take it at once."""
+        renewal = self.renewals.pop(outlet.name, None)
+        if renewal:
+            renewal.cancel()
         try:
             self.store.release_outlet(
                 outlet.name, self.config.interval_of(outlet) if crawled else 0

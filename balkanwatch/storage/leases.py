@@ -3,15 +3,16 @@
 A daemon claims an outlet before crawling it. The lease row names the holder (see `holder.py`)
 and the end of its slot, `lease_until`:
 
-- crawling (`started_at` set): until the crawl could at the latest end, `now + max(interval,
-  hold)`; a holder that is provably gone (killed on this host, or this machine rebooted) loses it
-  at once, its crawl having died with it;
+- crawling (`started_at` set): one interval from the claim, renewed by the holder while its crawl
+  runs (`renew_outlet`), so a crawl longer than the interval keeps its outlet and a holder that
+  dies mid-crawl on any host loses it within an interval; a holder that is provably gone (killed
+  on this host, or this machine rebooted) loses it at once;
 - crawled (`release_outlet`, `started_at` cleared): until one interval after the crawl started,
   whoever holds it; the outlet is not due before then even if its holder has died since.
 
 Anyone may claim an outlet whose slot has ended; the holder may claim it again at any time (its
-own scheduler keeps its interval). A holder on another host that dies mid-crawl cannot be seen
-from here: its lease runs out.
+own scheduler keeps its interval). Times are unix times from the daemons' clocks: keep the hosts'
+clocks in sync.
 """
 
 from __future__ import annotations
@@ -27,11 +28,8 @@ class OutletLeases:
     engine: Engine
     holder: Holder
 
-    def claim_outlet(
-        self, outlet: str, interval: float, now: float, hold: float | None = None
-    ) -> bool:
-        """Take the outlet for a crawl starting now; False if another live daemon holds it.
-        `hold`: the longest the crawl may take, when that is longer than the interval."""
+    def claim_outlet(self, outlet: str, interval: float, now: float) -> bool:
+        """Take the outlet for a crawl starting now; False if another live daemon holds it."""
         me = self.holder.token
         with self.engine.transaction():
             # The row exists before it is locked, so that two first claims meet on one row.
@@ -50,9 +48,21 @@ class OutletLeases:
             self.engine.execute(
                 "UPDATE outlet_leases SET owner = ?, lease_until = ?, started_at = ? "
                 "WHERE outlet = ?",
-                (me, now + max(interval, hold or 0.0), iso(now), outlet),
+                (me, now + interval, iso(now), outlet),
             )
         return True
+
+    def renew_outlet(self, outlet: str, until: float) -> bool:
+        """Our crawl of the outlet still runs: hold it until then. False if it is not ours any
+        more (taken over after our lease ran out)."""
+        return (
+            self.engine.execute(
+                "UPDATE outlet_leases SET lease_until = ? "
+                "WHERE outlet = ? AND owner = ? AND started_at IS NOT NULL",
+                (until, outlet, self.holder.token),
+            )
+            == 1
+        )
 
     def _free(self, row: dict[str, Any], me: str, now: float) -> bool:
         owner, until = row["owner"], row["lease_until"]
