@@ -3,6 +3,7 @@ calls give the same answers, so the product runs on either."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ import pytest
 
 from balkanwatch.analysis.topics import TopicMatch
 from balkanwatch.core.document import seed_text
+from balkanwatch.storage.engine import DATABASE_ERRORS, StorageError
 from balkanwatch.storage.store import Store
 from tests.support import ROOT
 
@@ -244,6 +246,7 @@ def test_concurrent_first_claims_give_the_outlet_to_one(database: str) -> None:
 
 HOLD_OUTLET = """
 import sys
+from balkanwatch.storage.engine import DATABASE_ERRORS, StorageError
 from balkanwatch.storage.store import Store
 assert Store(sys.argv[1]).claim_outlet("koha", 60, float(sys.argv[2]))
 print("held", flush=True)
@@ -272,3 +275,31 @@ def test_a_killed_daemons_crawl_is_taken_over_at_once(database: str, killed: boo
         holder.kill()
         holder.communicate()
         store.close()
+
+
+@pytest.mark.postgres
+def test_a_lost_postgresql_connection_fails_one_call_and_then_reconnects(
+    postgres_url: str,
+) -> None:
+    store, admin = Store(postgres_url), Store(postgres_url)
+    try:
+        add(store, "before")
+        # as a server restart or a network cut does
+        admin.rows("SELECT pg_terminate_backend(?) AS done", (_backend(store),))
+        with pytest.raises(DATABASE_ERRORS):  # the call that meets the loss fails ...
+            store.count_articles()
+        assert store.count_articles() == 1  # ... the next one has a new connection
+        with pytest.raises(StorageError, match="lost in a transaction"), store.transaction():
+            add(store, "lost")
+            admin.rows("SELECT pg_terminate_backend(?) AS done", (_backend(store),))
+            with contextlib.suppress(DATABASE_ERRORS):
+                add(store, "fails")
+            add(store, "never outside the transaction")
+        assert store.count_articles() == 1
+    finally:
+        store.close()
+        admin.close()
+
+
+def _backend(store: Store) -> int:
+    return int(store.rows("SELECT pg_backend_pid() AS pid")[0]["pid"])
