@@ -112,3 +112,15 @@ def test_reindexing_an_article_replaces_its_words(store: Store) -> None:
     assert store.search("ellada") == []
     assert [r["outlet"] for r in store.search("greek")] == ["greek"]
     store.close()
+
+
+def test_a_huge_text_is_indexed_on_every_backend(database: str) -> None:
+    store = Store(database)
+    body = " ".join(f"word{i}" for i in range(150_000)) + " kosovo"
+    article_id = store.insert_article(
+        {"url": "https://example.org/huge", "outlet": "huge", "title": "Huge", "text": body,
+         "fetched_at": "2026-12-01T00:00:00+00:00"}
+    )  # fmt: skip
+    store.index_search(article_id, "Huge", body)
+    assert [r["outlet"] for r in store.search("word12345 huge")] == ["huge"]
+    store.close()

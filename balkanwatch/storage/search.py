@@ -21,6 +21,10 @@ from balkanwatch.storage.engine import Engine
 _WORD = re.compile(r"[^\W_]+")
 _MAX_POSITION = 16383  # tsvector positions stop there; later words share the last position
 _MAX_LEXEME = 2047  # bytes; longer "words" are not words anyone searches for
+# A tsvector holds at most 1 MB: words of a text past that (no news article comes near) are left
+# out of the PostgreSQL index rather than failing the article's ingest. Counted on the literal,
+# which is longer than the stored form.
+_MAX_BYTES = 1_000_000
 
 
 def words(folded: str) -> list[str]:
@@ -56,15 +60,20 @@ def ts_query(folded: str) -> str:
 def ts_vector(title: str, text: str) -> str:
     """A tsvector literal of folded title and text: title words weighted A, the body after a gap
     so a phrase never spans the two (FTS5 keeps them in separate columns)."""
-    positions: dict[str, list[str]] = {}
+    positions: dict[str, dict[str, None]] = {}  # word -> its positions, in order, once each
     title_words = words(title)
     start = len(title_words) + 2
-    numbered = [*enumerate(title_words, 1), *enumerate(words(text), start)]
-    for n, word in numbered:
-        if len(word.encode()) <= _MAX_LEXEME:
-            mark = f"{min(n, _MAX_POSITION)}" + ("A" if n < start else "")
-            positions.setdefault(word, []).append(mark)
-    return " ".join(f"'{w}':{','.join(dict.fromkeys(p))}" for w, p in positions.items())
+    size = 0
+    for n, word in [*enumerate(title_words, 1), *enumerate(words(text), start)]:
+        length = len(word.encode())
+        if length > _MAX_LEXEME:
+            continue
+        mark = f"{min(n, _MAX_POSITION)}" + ("A" if n < start else "")
+        size += len(mark) + 1 + (0 if word in positions else length + 4)
+        if size > _MAX_BYTES:
+            break
+        positions.setdefault(word, {})[mark] = None
+    return " ".join(f"'{w}':{','.join(p)}" for w, p in positions.items())
 
 
 def index(engine: Engine, article_id: int, title: str, text: str) -> None:
