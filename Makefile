@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need: chromium and its driver for the browser tests of
-# `balkanwatch web` (Playwright drives the system Chromium; it never downloads a browser).
-# `make test` installs the missing ones when run as root (CI); otherwise it names them.
-DEBIAN_PACKAGES := chromium chromium-driver
+# `balkanwatch web` (Playwright drives the system Chromium; it never downloads a browser), and
+# postgresql, whose binaries the suite uses to start a server of its own for the storage and
+# end-to-end tests on PostgreSQL (tests/pg.py; the system's own service is neither used nor
+# started). `make test` installs the missing ones when run as root (CI); otherwise it names them.
+DEBIAN_PACKAGES := chromium chromium-driver postgresql
 
 .PHONY: run test lint bench clean debian-packages
 

@@ -140,18 +140,19 @@ class World:
             )
         )
 
-    def alerts(self, where: str = "1") -> list[dict[str, Any]]:
+    def alerts(self, where: str = "1 = 1") -> list[dict[str, Any]]:
         return self.store.rows(f"SELECT * FROM alerts WHERE {where} ORDER BY id")
 
     def open_store(self) -> Store:
-        """Another connection to the same file, as another process would have."""
-        store = Store(self.path / "bw.db")
+        """Another connection to the same database, as another process would have."""
+        store = Store(self.config.database)
         self.stores.append(store)
         return store
 
 
 @pytest.fixture
-def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
+def make_world(tmp_path: Path, database: str) -> Iterator[Callable[..., World]]:
+    """Worlds on each backend (the `database` fixture): a SQLite file or a PostgreSQL database."""
     worlds: list[World] = []
 
     def make(
@@ -164,10 +165,11 @@ def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
             OUTLETS,
             topics,
             subscribers,
-            {"timezone": "Europe/Belgrade"},
+            {"timezone": "Europe/Belgrade", "database": database},
         )
         config = load_config(cfg, env=env or {})
         store = Store(config.database)
+        assert store.engine.dialect == ("sqlite" if "://" not in database else "postgresql")
         ingester = Ingester(store, config, TopicMatcher(config.topics), build_index(store, 14))
         world = World(cfg, config, store, ingester)
         worlds.append(world)
@@ -452,7 +454,7 @@ def test_a_row_leased_by_another_process_waits_until_it_dies_or_the_lease_ends(
     world.ingest("police", "Kosovo police patrol the north")
     [row] = world.alerts()
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LEASE, str(world.path / "bw.db"), str(row["id"]), str(T0)],
+        [sys.executable, "-c", HOLD_LEASE, str(world.config.database), str(row["id"]), str(T0)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -517,7 +519,7 @@ def test_two_deliverers_on_one_database_send_each_alert_once(
     reports: list[DeliveryReport] = []
 
     def run() -> None:
-        store = Store(world.path / "bw.db")  # a connection of its own, as another process has
+        store = Store(world.config.database)  # a connection of its own, as another process has
         try:
             deliverer = Deliverer(store, world.config, clock=world.clock)
             start.wait()

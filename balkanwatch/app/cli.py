@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from balkanwatch.app import web
@@ -24,7 +25,7 @@ def _config(need_secrets: bool = True) -> Config:
 
 def _archive(cfg: Config) -> Store:
     """The database, for commands that only read it: a missing one is an error, not created."""
-    if not cfg.database.exists():
+    if isinstance(cfg.database, Path) and not cfg.database.exists():
         raise ConfigError(
             f"{cfg.database}: no database yet (the daemon or `scrapy crawl outlets` creates it)"
         )
@@ -47,7 +48,7 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     s = cfg.settings
     enabled = [o for o in cfg.outlets if o.enabled]
     print(f"Configuration {cfg.directory}: OK", file=out)
-    print(f"Database: {cfg.database}", file=out)
+    print(f"Database: {mask_secrets(str(cfg.database))}", file=out)
     print(f"Timezone: {s.timezone}; default interval: {_duration(s.interval)}", file=out)
     print(f"User agent: {s.user_agent}", file=out)
     print(f"\nOutlets: {len(cfg.outlets)} ({len(enabled)} enabled)", file=out)

@@ -24,6 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from balkanwatch.app.health import HealthMonitor
+from balkanwatch.app.outlet_turns import OutletTurns
 from balkanwatch.core.config import Config, Outlet
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import utcnow
@@ -104,8 +105,21 @@ class Supervisor:
         self.deliverer = Deliverer(self.store, self.config)
         self.health = HealthMonitor(self.store, self.config)
         self.batcher = Batcher(self.crawl)
+        self.turns = OutletTurns(self.store, self.config, self.stopping, JITTER_MAX)
 
     # -- crawling ---------------------------------------------------------------------------
+
+    async def crawl_outlet(self, outlet: Outlet) -> int | None:
+        """An outlet's scheduled run: crawled here unless another daemon sharing the database
+        crawls it this interval (see outlet_turns.py)."""
+        if not await self.turns.claim(outlet):
+            return None
+        code = None
+        try:
+            code = await self.batcher.crawl(outlet)
+        finally:
+            self.turns.release(outlet, crawled=code is not None)
+        return code
 
     def crawl_command(self, outlets: list[Outlet] | None) -> list[str]:
         cmd = [sys.executable, "-m", "scrapy", "crawl", "outlets"]
@@ -239,7 +253,7 @@ class Supervisor:
             # machine see a ramp, not a spike, at the cost of one Scrapy start-up per wave.
             delay = (i // MAX_BATCH) * min(interval, 30.0)
             scheduler.add_job(
-                self.batcher.crawl,
+                self.crawl_outlet,
                 IntervalTrigger(seconds=interval, jitter=min(JITTER_MAX, interval * 0.1)),
                 args=[outlet],
                 id=f"crawl:{outlet.name}",

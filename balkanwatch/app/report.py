@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from balkanwatch.core.config import Config
+from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import parse_time
 from balkanwatch.storage.store import Store
 
@@ -37,7 +38,7 @@ def status_report(cfg: Config, store: Store) -> dict[str, Any]:
     finally:
         store.close()
     return {
-        "database": str(cfg.database),
+        "database": mask_secrets(str(cfg.database)),
         "articles": total,
         "outlets": outlets,
         "alerts": {

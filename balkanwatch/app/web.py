@@ -51,12 +51,10 @@ def build(cfg: Config) -> Any:
     from balkanwatch.app import webplugin
     from datasette.plugins import pm  # type: ignore[attr-defined]
 
-    # Config keeps the database as a Path, which folds "postgresql://" to "postgresql:/".
-    if is_postgres_url(str(cfg.database)) or str(cfg.database).startswith(
-        ("postgresql:", "postgres:")
-    ):
+    if is_postgres_url(cfg.database):
         raise ConfigError("balkanwatch web shows SQLite archives only (Datasette reads SQLite)")
-    if not cfg.database.is_file():
+    path = Path(cfg.database)
+    if not path.is_file():
         raise ConfigError(
             f"{cfg.database}: no database yet (the daemon or `scrapy crawl outlets` creates it)"
         )
@@ -68,7 +66,7 @@ def build(cfg: Config) -> Any:
         settings={"default_page_size": 50},
     )
     ds.remove_database("_memory")  # Datasette opens one when given no files
-    db = Database(ds, path=str(cfg.database.resolve()), is_mutable=True)
+    db = Database(ds, path=str(path.resolve()), is_mutable=True)
     ds.add_database(db, name=DATABASE)
     return ds
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -313,7 +314,8 @@ class Config:
     outlets: list[Outlet]
     topics: list[Topic]
     subscribers: list[Subscriber]
-    database: Path = field(default=Path("data/balkanwatch.db"))
+    # A SQLite file, or a postgresql:// URL kept as text (a Path would fold its "//" into "/")
+    database: Path | str = field(default=Path("data/balkanwatch.db"))
 
     def outlet(self, name: str) -> Outlet:
         for o in self.outlets:
@@ -447,8 +449,13 @@ def load_config(
         raise ConfigError(
             f"{settings_path}: templates_dir {settings.templates_dir}: no such directory"
         )
-    database = Path(env.get("BALKANWATCH_DB") or settings.database)
-    return Config(root, settings, outlets, topics, subscribers, database)
+    return Config(root, settings, outlets, topics, subscribers, database_of(settings, env))
+
+
+def database_of(settings: Settings, env: Mapping[str, str]) -> Path | str:
+    """BALKANWATCH_DB or the `database` setting: a postgresql:// URL as given, else a path."""
+    raw = env.get("BALKANWATCH_DB") or settings.database
+    return raw if raw.startswith(("postgresql://", "postgres://")) else Path(raw)
 
 
 def _check_keywords(path: Path, topics: list[Topic]) -> None:

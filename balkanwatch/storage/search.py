@@ -15,7 +15,20 @@ from balkanwatch.core.document import split_seed
 from balkanwatch.core.folding import fold
 from balkanwatch.storage.engine import Engine
 
-_WORD = re.compile(r"\w+")
+# A word as FTS5's unicode61 tokenizer reads folded text: a run of letters and digits; anything
+# else (punctuation, "_", spaces) separates words. PostgreSQL gets the same words (below), never
+# its own parser, which keeps koha.net, 1.5 and north-east whole and would disagree.
+_WORD = re.compile(r"[^\W_]+")
+_MAX_POSITION = 16383  # tsvector positions stop there; later words share the last position
+_MAX_LEXEME = 2047  # bytes; longer "words" are not words anyone searches for
+# A tsvector holds at most 1 MB: words of a text past that (no news article comes near) are left
+# out of the PostgreSQL index rather than failing the article's ingest. Counted on the literal,
+# which is longer than the stored form.
+_MAX_BYTES = 1_000_000
+
+
+def words(folded: str) -> list[str]:
+    return _WORD.findall(folded)
 
 
 def fts_query(folded: str) -> str:
@@ -31,26 +44,44 @@ def fts_query(folded: str) -> str:
 
 
 def ts_query(folded: str) -> str:
-    """The same query for PostgreSQL's to_tsquery('simple', ...): words ANDed, `:*` prefixes.
-    A word the tokenizer would split (nato's) is its parts in order, as FTS5 reads it."""
+    """The same query as a PostgreSQL tsquery literal: words ANDed, `:*` prefixes. A word FTS5
+    would split (nato's) is its parts in order, a phrase, as FTS5 reads it."""
     terms = []
     for word in folded.split():
         prefix = word.endswith("*")
-        parts = _WORD.findall(word)
+        parts = words(word)
         if not parts:
             continue
-        phrase = " <-> ".join(parts)
+        phrase = " <-> ".join(f"'{p}'" for p in parts)
         terms.append(f"({phrase}:*)" if prefix else f"({phrase})")
     return " & ".join(terms)
+
+
+def ts_vector(title: str, text: str) -> str:
+    """A tsvector literal of folded title and text: title words weighted A, the body after a gap
+    so a phrase never spans the two (FTS5 keeps them in separate columns)."""
+    positions: dict[str, dict[str, None]] = {}  # word -> its positions, in order, once each
+    title_words = words(title)
+    start = len(title_words) + 2
+    size = 0
+    for n, word in [*enumerate(title_words, 1), *enumerate(words(text), start)]:
+        length = len(word.encode())
+        if length > _MAX_LEXEME:
+            continue
+        mark = f"{min(n, _MAX_POSITION)}" + ("A" if n < start else "")
+        size += len(mark) + 1 + (0 if word in positions else length + 4)
+        if size > _MAX_BYTES:
+            break
+        positions.setdefault(word, {})[mark] = None
+    return " ".join(f"'{w}':{','.join(p)}" for w, p in positions.items())
 
 
 def index(engine: Engine, article_id: int, title: str, text: str) -> None:
     if engine.dialect == "postgresql":
         engine.execute(
-            "INSERT INTO articles_search (article_id, doc) VALUES "
-            "(?, setweight(to_tsvector('simple', ?), 'A') || to_tsvector('simple', ?)) "
+            "INSERT INTO articles_search (article_id, doc) VALUES (?, ?::tsvector) "
             "ON CONFLICT (article_id) DO UPDATE SET doc = excluded.doc",
-            (article_id, fold(title), fold(text)),
+            (article_id, ts_vector(fold(title), fold(text))),
         )
         return
     engine.execute("DELETE FROM articles_search WHERE rowid = ?", (article_id,))
@@ -67,8 +98,8 @@ def search(engine: Engine, query: str, limit: int) -> list[dict[str, Any]]:
         sql = (
             "SELECT a.id, a.url, a.outlet, a.title, a.published, a.fetched_at, a.text "
             "FROM articles_search s JOIN articles a ON a.id = s.article_id "
-            "WHERE s.doc @@ to_tsquery('simple', ?) "
-            "ORDER BY coalesce(a.published, a.fetched_at) DESC LIMIT ?"
+            "WHERE s.doc @@ ?::tsquery "
+            "ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC LIMIT ?"
         )
     else:
         expression = fts_query(folded)
@@ -76,7 +107,7 @@ def search(engine: Engine, query: str, limit: int) -> list[dict[str, Any]]:
             "SELECT a.id, a.url, a.outlet, a.title, a.published, a.fetched_at, a.text "
             "FROM articles_search JOIN articles a ON a.id = articles_search.rowid "
             "WHERE articles_search MATCH ? "
-            "ORDER BY coalesce(a.published, a.fetched_at) DESC LIMIT ?"
+            "ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC LIMIT ?"
         )
     if not expression:
         return []

@@ -22,20 +22,25 @@ from balkanwatch.core.folding import FOLD_VERSION
 from balkanwatch.core.times import timestamp, utcnow
 from balkanwatch.storage import search
 from balkanwatch.storage.engine import Engine, connect, is_postgres_url
+from balkanwatch.storage.leases import OutletLeases
 from balkanwatch.storage.migrations import migrate
 from balkanwatch.storage.outbox import Outbox
 
 _CHUNK = 500  # URLs per IN (...) query
 
 
-class Store(Outbox):
+class Store(Outbox, OutletLeases):
     """The balkanwatch database; one connection, one writer at a time within a process."""
 
     def __init__(self, database: str | Path, timeout: float = 60.0) -> None:
         self.database = str(database)
         self.path = Path(database) if not is_postgres_url(database) else None
         self.engine: Engine = connect(database, timeout)
-        migrate(self.engine, utcnow())
+        try:
+            migrate(self.engine, utcnow())
+        except BaseException:
+            self.engine.close()  # a refused or failed upgrade leaves no connection open
+            raise
         super().__init__(self.engine)
 
     def close(self) -> None:
