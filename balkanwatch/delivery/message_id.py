@@ -72,35 +72,36 @@ def with_headers(url: str, headers: dict[str, str]) -> str:
 
 # -- apprise adds its own Message-ID after ours ----------------------------------------------
 
-_MESSAGE_ID_LINE = re.compile(r"^message-id:(.*)$", re.IGNORECASE)
+_MESSAGE_ID_LINE = re.compile(r"^message-id:(.*)$", re.IGNORECASE | re.DOTALL)
 
 
 def without_other_message_ids(raw: str, ours: str) -> str:
     """The message `raw` (headers, blank line, body) keeping only the Message-ID header `ours`."""
     newline = "\r\n" if "\r\n" in raw.partition("\n\n")[0] else "\n"
     head, sep, body = raw.partition(newline * 2)
-    kept: list[str] = []
-    dropping = False
+    fields: list[list[str]] = []  # each header with its folded continuation lines
     for line in head.split(newline):
-        if line[:1] in (" ", "\t"):  # a folded continuation of the header above
-            if not dropping:
-                kept.append(line)
-            continue
-        m = _MESSAGE_ID_LINE.match(line)
-        dropping = bool(m) and m is not None and m.group(1).strip() != ours
-        if not dropping:
-            kept.append(line)
-    return newline.join(kept) + sep + body
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1].append(line)
+        else:
+            fields.append([line])
+    kept = [
+        lines
+        for lines in fields
+        if not (m := _MESSAGE_ID_LINE.match("".join(lines))) or m.group(1).strip() == ours
+    ]
+    return newline.join(line for lines in kept for line in lines) + sep + body
 
 
 def _one_message_id(prepare: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
     @functools.wraps(prepare)
     def prepare_emails(*args: Any, **kwargs: Any) -> Iterator[Any]:
         headers = kwargs.get("headers") or {}
-        ours = next((v for k, v in headers.items() if k.lower() == "message-id"), None)
+        # The last one: a URL's own `+message-id=` (any case) comes before ours.
+        ours = [v for k, v in headers.items() if k.lower() == "message-id"][-1:]
         for email in prepare(*args, **kwargs):
             if ours:
-                email.body = without_other_message_ids(email.body, str(ours).strip())
+                email.body = without_other_message_ids(email.body, str(ours[0]).strip())
             yield email
 
     prepare_emails.balkanwatch = True  # type: ignore[attr-defined]
