@@ -7,9 +7,10 @@ Moments:
 - "QUIT": the server has answered 250 to DATA (delivered) and the client says goodbye; the
   deliverer has not recorded the delivery yet (apprise returns only after QUIT).
 - "any": whatever the dialogue is at when `kill_now()` is called (the stress bench's random
-  moments); `phase` says where the server was: "DATA" (message in, no answer yet), "accepted"
-  (250 given), "QUIT" (from QUIT until the next message's DATA: the deliverer records the
-  delivery, then connects again), "idle" before the first DATA.
+  moments); `phase` says where the server was: "idle" (no connection yet), "EHLO" (connected,
+  the dialogue before DATA), "DATA" (message in, no answer yet), "accepted" (250 given), "QUIT"
+  (from QUIT until the next connection: the deliverer records the delivery and composes the
+  next message).
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ class KillingSMTP:
         server = self
 
         class Handler:
+            async def handle_EHLO(  # noqa: N802
+                self, _: Any, session: Any, __: Any, hostname: str, responses: list[str]
+            ) -> list[str]:
+                server.phase = "EHLO"
+                session.host_name = hostname  # this form of the hook must set it itself
+                return responses
+
             async def handle_DATA(self, _: Any, __: Any, envelope: Any) -> str:  # noqa: N802
                 server.phase = "DATA"
                 if server.moment == "DATA" and server.kill_now():
