@@ -10,7 +10,7 @@ at once and lets it finish. Reported: stories that arrived twice, how many of th
 one Message-ID, and alerts still pending after the restart (the restart must take over the dead
 process's lease at once), with the SMTP phase each kill landed in. Random moments rarely hit
 the few milliseconds between the server's 250 and the commit, so `--quit-kills` more rounds kill
-at the first QUIT after a random moment: there every kill leaves a delivered, unrecorded message.
+at the QUIT of a random message: there every kill leaves a delivered, unrecorded message.
 
 Part 2, Slack (a service with no idempotency key): the window in which a crash repeats a message
 is from the service taking the message to the commit of `delivered`. Measured with apprise's
@@ -110,20 +110,18 @@ def statuses(cfg: Path) -> Counter[str]:
 def one_round(
     base: Path, n: int, seed: int, span: float, rng: random.Random, at_quit: bool
 ) -> dict[str, Any]:
-    """One kill: at a random moment, or (`at_quit`) at the first QUIT after a random moment,
+    """One kill: at a random moment, or (`at_quit`) at the QUIT of a random one of the messages,
     inside the window in which a repeat is unavoidable."""
     delay = rng.uniform(0.0, 0.3)  # a relay taking 0-300 ms to accept a message
     server = KillingSMTP("QUIT" if at_quit else "any", delay=delay)
     try:
         cfg = make_config(base / f"round-{seed}", [server.url()])
         queue_stories(cfg, n, seed)
+        server.spare = rng.randrange(n)
         first = start_deliverer(cfg)
+        server.arm(first.pid)
         if not at_quit:
-            server.arm(first.pid)
-        time.sleep(rng.uniform(0.0, span + n * delay))
-        if at_quit:
-            server.arm(first.pid)
-        else:
+            time.sleep(rng.uniform(0.0, span + n * delay))
             server.kill_now()
         first.wait(timeout=60)
         killed = server.killed_at is not None
@@ -173,7 +171,7 @@ def stress(kills: int, n: int, seed: int, at_quit: bool) -> None:
             rounds.append(one_round(base, n, attempt, span, rng, at_quit))
     done = [r for r in rounds if r["killed"]]
     total = lambda key: sum(r[key] for r in done)  # noqa: E731
-    what = "at the first QUIT after a random moment" if at_quit else "at random moments"
+    what = "at the QUIT of a random message" if at_quit else "at random moments"
     print(f"\ne-mail, kills {what}: {n} alerts per round, unkilled delivery {span:.2f}s")
     print(f"kills: {len(done)} (rounds that ended before the kill: {len(rounds) - len(done)})")
     print(f"kill moments (SMTP phase): {dict(Counter(r['phase'] for r in done))}")

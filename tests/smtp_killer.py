@@ -34,6 +34,7 @@ class KillingSMTP:
         self.moment = moment
         self.delay = delay  # seconds before each answer to DATA: a slower relay
         self.victim: int | None = None  # the process group to kill
+        self.spare = 0  # moment "QUIT": how many QUITs to let pass before the one that kills
         self.killed_at: str | None = None  # the phase the kill happened in
         self.phase = "idle"
         self.messages: list[EmailMessage] = []
@@ -67,7 +68,10 @@ class KillingSMTP:
             async def handle_QUIT(self, _: Any, __: Any, ___: Any) -> str:  # noqa: N802
                 server.phase = "QUIT"
                 if server.moment == "QUIT":
-                    server.kill_now()
+                    if server.spare > 0:
+                        server.spare -= 1
+                    else:
+                        server.kill_now()
                 return "221 Bye"
 
         self.port = free_port()

@@ -220,7 +220,7 @@ def test_a_lease_is_renewed_for_as_long_as_the_send_takes(
     finally:
         smtp.stop()
     if renewed:
-        assert sum(attempts) == 0 and len(attempts) >= 8
+        assert sum(attempts) == 0 and len(attempts) >= 4  # it kept trying
         assert len(smtp.envelopes) == 1
     else:
         assert sum(attempts) == 1 and len(smtp.envelopes) == 2
