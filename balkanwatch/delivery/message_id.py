@@ -60,8 +60,8 @@ def headers_for(service: Any, message_id: str, alert_id: int | None) -> dict[str
 
 def with_headers(url: str, headers: dict[str, str]) -> str:
     """`url` with each header as a `+Name=value` argument (apprise's syntax for extra headers).
-    A header the URL already sets keeps the URL's value out: ours are appended last and apprise
-    keeps the last value of a repeated argument."""
+    Ours win over a header of the same name in the URL: they come last, and apprise keeps the
+    last value of a repeated argument."""
     if not headers:
         return url
     base, hash_, fragment = url.partition("#")
