@@ -225,3 +225,23 @@ def test_a_lease_is_renewed_for_as_long_as_the_send_takes(
     else:
         assert sum(attempts) == 1 and len(smtp.envelopes) == 2
     assert world.alerts()[0]["status"] == "sent"
+
+
+def test_apprise_waits_for_a_send_however_long_it_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """apprise stops waiting for a service after its `service_timeout` (60 s by default) and
+    leaves the send running in a worker thread, which could deliver after the lease was taken
+    over. Ours is off: with apprise's default shortened to 1 s, a 3 s send is still waited for
+    and reported as delivered."""
+    import apprise
+
+    from balkanwatch.delivery.render import Message
+
+    monkeypatch.setattr(apprise.AppriseAsset, "_service_timeout", 1.0)
+    smtp = SlowSMTP(delay=3.0)
+    try:
+        started = time.monotonic()
+        error = asyncio.run(alerts.apprise_send(smtp.url(), Message("s", "t", "<p>t</p>", "t")))
+        took = time.monotonic() - started
+    finally:
+        smtp.stop()
+    assert error is None and took >= 3.0 and len(smtp.envelopes) == 1
