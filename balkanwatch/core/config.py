@@ -38,6 +38,8 @@ CONFIG_FILES = ("settings.yaml", "outlets.yaml", "topics.yaml", "subscribers.yam
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")  # a host or domain name, as in a Message-ID
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -98,6 +100,9 @@ class Settings(_Strict):
     feeds_dir: str | None = None  # write an Atom feed per topic here after each cycle
     dedup_window_days: float = 14.0  # how far back a copy of a story is recognised
     templates_dir: str | None = None  # your own alert/page templates override the shipped ones
+    # The part after '@' of every alert's Message-ID. Not the host name: a container's changes
+    # when it is recreated, and a repeat must carry the same Message-ID as the first copy.
+    message_id_domain: str = "balkanwatch.invalid"
 
     @field_validator("interval", "crawl_timeout", mode="before")
     @classmethod
@@ -114,6 +119,13 @@ class Settings(_Strict):
                 f"unknown timezone {v!r} (use an IANA name like Europe/Belgrade)"
             ) from None
         return v
+
+    @field_validator("message_id_domain")
+    @classmethod
+    def _msgid_domain(cls, v: str) -> str:
+        if not _DOMAIN.match(v):
+            raise ValueError(f"bad message_id_domain {v!r}: a domain name like alerts.example.org")
+        return v.lower()
 
     @field_validator("log_level")
     @classmethod

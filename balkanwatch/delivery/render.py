@@ -93,6 +93,9 @@ class Message:
     text: str
     html: str
     markdown: str  # CommonMark; send with body_format=MARKDOWN, apprise makes Slack mrkdwn of it
+    # Set by the deliverer for each URL (see balkanwatch.delivery.message_id); empty for a test.
+    message_id: str = ""
+    alert_id: int | None = None
 
 
 @dataclass(frozen=True)
