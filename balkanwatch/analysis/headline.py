@@ -13,12 +13,20 @@ The rules, in order:
 2. if a declared title (JSON-LD, og, twitter, `<title>`, stripped of site affixes) has
    the same words as that visible headline, the declared form is kept: it carries the
    separator a two-line layout drops (“Ausschuss zur Ahrtal-Flut: Zwei Rücktritte”);
-3. with no visible headline, the declared titles in the order above.
+3. if the visible headline matches no declared title, and JSON-LD and og:title agree
+   on one that neither contains it nor is contained in it (a kicker set outside the
+   heading), the agreed title: the heading found is a rewrite or not the headline;
+4. with no visible headline, the declared titles in the order above.
 
 Site affixes are stripped from declared titles only (never from the visible text),
 using og:site_name and other declared site names, the outlet's own title when the
 caller knows it, the host name, and the affixes the outlet's other titles share
-(`learn_affixes`). Punctuation and script stay as published. Pure; no I/O.
+(`learn_affixes`), then a section label the outlet glues on with a bare hyphen
+(`learn_glued_labels`). Punctuation and script stay as published. Pure; no I/O.
+
+Measured on the dev pages: when h1, JSON-LD and og:title disagree, fundus's
+per-publisher parsers keep og:title for some publishers and JSON-LD or the h1 for
+others, in equal numbers; no rule over one page tells which, so the visible one stays.
 """
 
 from __future__ import annotations
