@@ -27,6 +27,7 @@ from balkanwatch.core.document import Document, seed_text
 from balkanwatch.delivery.alerts import Deliverer
 from crawler.items import ArticlePage
 from pipelines.ingest import Ingester, IngestResult
+from pipelines.outlet_hints import OutletHints
 
 # Heavy stages (trafilatura, the MinHash index) are loaded on the first article, not at start: a
 # poll that finds nothing new (the common case, every few minutes) then costs little CPU.
@@ -34,14 +35,16 @@ from pipelines.ingest import Ingester, IngestResult
 log = logging.getLogger(__name__)
 
 
-def _extract_in_worker(page: ArticlePage) -> tuple[dict[str, Any] | None, str | None]:
+def _extract_in_worker(
+    page: ArticlePage, hints: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str | None]:
     """Runs in a worker process (a mislabelled page costs a few ms to decode); returns plain
     data so it pickles cheaply, and how the page was decoded when not as it declared."""
     from balkanwatch.analysis.charset import decode_html
     from balkanwatch.analysis.extract import extract_article
 
     decoded = decode_html(page.html, page.charset, page.language)
-    result = extract_article(decoded.text, page.response_url)
+    result = extract_article(decoded.text, page.response_url, **hints)  # issue 18: outlet hints
     return (asdict(result) if result else None), decoded.note
 
 
@@ -71,6 +74,10 @@ def to_document(page: ArticlePage, ex: Any, outlet: Outlet) -> Document:
         sitename=ex.sitename,
         aliases=tuple(sorted(aliases)),
         fetched_at=page.fetched_at,
+        # issue 18: what the next crawl learns the outlet's title affix and furniture from
+        page_title=ex.page_title,
+        script=ex.script,
+        furniture=tuple(ex.furniture),
     )
 
 
@@ -88,6 +95,7 @@ class ExtractPipeline:
 
     def open_spider(self, spider: Spider) -> None:
         self.spider = spider
+        self.hints = OutletHints(spider.store)  # type: ignore[attr-defined]  # issue 18
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
@@ -105,14 +113,15 @@ class ExtractPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        future = self._pool().submit(_extract_in_worker, item)
+        outlet = self.spider.config.outlet(item.outlet)  # type: ignore[attr-defined]
+        # issue 18: the outlet's title, stored <title>s and furniture, learned once per crawl
+        future = self._pool().submit(_extract_in_worker, item, self.hints.of(outlet).arguments())
         data, decoding = await asyncio.wrap_future(future)
         if decoding:
             log.info("Outlet %s: %s: %s", item.outlet, item.url, decoding)
         if data is None:
             self.spider.runs[item.outlet].errors.append(f"{item.url}: no article text")  # type: ignore[attr-defined]
             raise DropItem(f"No article text in {item.url}")
-        outlet = self.spider.config.outlet(item.outlet)  # type: ignore[attr-defined]
         from balkanwatch.analysis.extract import Extracted
 
         return to_document(item, Extracted(**data), outlet)

@@ -210,9 +210,22 @@ CREATE TABLE outlet_leases (
 );
 """
 
+# Version 3: what extraction learns per outlet from the outlet's own stored pages (issue 18):
+# the raw <title> (the site-name affix its titles share), the lines dropped as the outlet's
+# furniture (kept so the next crawl learns from the text as extracted, not from bodies already
+# cleaned: else a box once dropped would be forgotten and come back), and the script of
+# Serbian text. The index serves "an outlet's most recent pages".
+_V3_COMMON = """
+ALTER TABLE articles ADD COLUMN page_title TEXT;
+ALTER TABLE articles ADD COLUMN script TEXT;
+ALTER TABLE articles ADD COLUMN furniture TEXT;
+CREATE INDEX IF NOT EXISTS articles_outlet_recent ON articles(outlet, id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", _V1_SQLITE, _V1_POSTGRESQL),
     Migration(2, "fold version of signatures; outlet leases", _V2_COMMON, _V2_COMMON),
+    Migration(3, "article page title and script", _V3_COMMON, _V3_COMMON),
 )
 
 LATEST = MIGRATIONS[-1].version

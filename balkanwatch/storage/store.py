@@ -14,10 +14,11 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from balkanwatch.analysis.timeline import Timeline, copy_of
 from balkanwatch.analysis.topics import TopicMatch
+from balkanwatch.core.document import split_seed
 from balkanwatch.core.folding import FOLD_VERSION
 from balkanwatch.core.times import timestamp, utcnow
 from balkanwatch.storage import search
@@ -27,6 +28,11 @@ from balkanwatch.storage.migrations import migrate
 from balkanwatch.storage.outbox import Outbox
 
 _CHUNK = 500  # URLs per IN (...) query
+
+
+class OutletRecent(NamedTuple):
+    titles: list[str]  # raw <title>s, newest first
+    bodies: list[str]  # bodies as extracted (furniture included), one per story, newest first
 
 
 class Store(Outbox, OutletLeases):
@@ -195,6 +201,26 @@ class Store(Outbox, OutletLeases):
         self.engine.execute(
             f"UPDATE articles SET {sets} WHERE id = ?", [*changes.values(), article_id]
         )
+
+    def outlet_recent(self, outlet: str, limit: int = 50) -> OutletRecent:
+        """The raw `<title>`s and the bodies as extracted of an outlet's `limit` most recent
+        articles: what extraction learns the outlet's title affix and furniture from.
+
+        One body per story (a story's copies and updates would make its own lines look like
+        the outlet's template); each with the furniture lines dropped from it put back.
+        """
+        rows = self.engine.query(
+            "SELECT story_id, page_title, text, furniture FROM articles WHERE outlet = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (outlet, limit),
+        )
+        titles = [r["page_title"] for r in rows if r["page_title"]]
+        bodies: dict[Any, str] = {}
+        for r in rows:
+            if r["story_id"] not in bodies:
+                body = split_seed(r["text"])[1]
+                bodies[r["story_id"]] = f"{body}\n{r['furniture']}" if r["furniture"] else body
+        return OutletRecent(titles=titles, bodies=list(bodies.values()))
 
     def signatures_since(self, since_iso: str) -> Iterator[tuple[str, str, bytes, float]]:
         """(key, story_id, signature, seen_at) rows for rebuilding the near-duplicate index;
