@@ -14,6 +14,7 @@ not when the process exits: a child killed later loses nothing of the outlets it
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import sys
 import time
@@ -71,6 +72,9 @@ def _build(crawler: Crawler) -> CrawlContext:
     for item_signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
         sig.connect(events.item_done, item_signal)
     ctx.events = events  # the signal manager keeps weak references only
+    # A signal during start-up can stop the reactor before the spider is closed: the outlets
+    # still get their record (interrupted) when the process exits.
+    atexit.register(ctx.close, "shutdown")
     return ctx
 
 

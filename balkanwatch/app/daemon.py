@@ -128,6 +128,9 @@ class Supervisor:
 
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.config.settings.concurrent_crawls)
+        # Outlets that timed out last time crawl alone, under a cap of their own: waiting on a
+        # slow site costs little, and must not take a slot from the healthy outlets.
+        self.slow_slots = asyncio.Semaphore(self.config.settings.concurrent_crawls)
         self.store = Store(self.config.database)
         self.deliverer = Deliverer(self.store, self.config)
         self.health = HealthMonitor(self.store, self.config)
@@ -169,7 +172,8 @@ class Supervisor:
         outlet's result is read from storage as soon as the child commits it."""
         targets = outlets or self.config.enabled_outlets()
         label = ",".join(o.name for o in outlets) if outlets else "all outlets"
-        async with self.slots:
+        slow = bool(outlets) and all(o.name in self.slow for o in targets)
+        async with self.slow_slots if slow else self.slots:
             if self.stopping.is_set():
                 return None
             started, started_at = time.monotonic(), utcnow()
@@ -371,6 +375,7 @@ class Supervisor:
             IntervalTrigger(seconds=interval, jitter=min(JITTER_MAX, interval * 0.1)),
             args=[outlet],
             id=f"crawl:{outlet.name}",
+            name=f"crawl {outlet.name}",  # APScheduler's warnings name the outlet
             next_run_time=_in(delay + random.uniform(1, 2)),
             # One run of an outlet at a time; its run ends when its record is stored, so a slow
             # neighbour in the same child does not make it miss its next turn.
