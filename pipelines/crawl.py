@@ -106,7 +106,7 @@ class ExtractPipeline:
         if not isinstance(item, ArticlePage):
             return item
         if self.ctx.is_done(item.outlet):  # timed out or interrupted: recorded without it
-            raise DropItem(f"{item.url}: the outlet's crawl had ended")
+            raise DropItem(f"{item.url}: the outlet's crawl had ended", log_level="DEBUG")
         future = self._pool().submit(_extract_in_worker, item)
         data, decoding = await asyncio.wrap_future(future)
         if decoding:
@@ -162,7 +162,7 @@ class IngestPipeline:
         if not isinstance(item, Document):
             return item
         if self.ctx.is_done(item.outlet):
-            raise DropItem(f"{item.url}: the outlet's crawl had ended")
+            raise DropItem(f"{item.url}: the outlet's crawl had ended", log_level="DEBUG")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[IngestResult] = loop.create_future()
         self.batch.append((item, future))

@@ -186,6 +186,7 @@ class Supervisor:
                 stderr=asyncio.subprocess.PIPE,
             )
             self.children.add(proc)
+            log.debug("Crawl of %s started (pid %d)", label, proc.pid)
             waiting = {o.name for o in targets}
             talk = asyncio.ensure_future(proc.communicate())
             timed_out = False

@@ -14,6 +14,8 @@ import sys
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
 
+from balkanwatch.core.config import ConfigError
+from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import parse_time
 from crawler.context import context_of, process_config
 from crawler.runs import OK
@@ -23,13 +25,21 @@ USAGE_ERROR = 2
 
 
 class Command(ScrapyCrawl):
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Checked here, before Scrapy sets up logging and starts anything."""
+        super().process_options(args, opts)
+        try:
+            process_config()
+        except ConfigError as e:
+            sys.stderr.write(f"balkanwatch: {mask_secrets(str(e))}\n")
+            raise SystemExit(1) from None
+        if len(args) == 1 and (problem := self._check_arguments(args[0], opts.spargs)):
+            sys.stderr.write(f"balkanwatch: {problem}\n")
+            raise SystemExit(USAGE_ERROR)
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError
-        if problem := self._check_arguments(args[0], opts.spargs):
-            sys.stderr.write(f"balkanwatch: {problem}\n")
-            self.exitcode = USAGE_ERROR
-            return
         assert self.crawler_process
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
