@@ -109,8 +109,9 @@ class CrawlContext:
         self.config = config
         self.store = Store(config.database)
         self.outlet_timeout = outlet_timeout  # 0: none
-        self.crawl_deadline = crawl_deadline  # seconds after the crawl started; 0: none
+        self.crawl_deadline = crawl_deadline  # epoch seconds when every outlet is cut; 0: none
         self.opened = time.monotonic()
+        self.opened_at = time.time()
         self.targets: list[Outlet] = []
         self.runs: dict[str, OutletRun] = {}
         self.tracks: dict[str, Track] = {}
@@ -186,16 +187,20 @@ class CrawlContext:
 
     # -- deadlines and shutdown ------------------------------------------------------------
 
+    @property
+    def crawl_seconds(self) -> float:
+        return self.crawl_deadline - self.opened_at
+
     def check(self, now: float, stopping: bool) -> None:
         """Cut the outlets past their deadline; every unfinished one when the crawl stops."""
-        whole = self.crawl_deadline and now - self.opened >= self.crawl_deadline
+        whole = self.crawl_deadline and time.time() >= self.crawl_deadline
         for name, track in self.tracks.items():
             if track.done:
                 continue
             if stopping:
                 self.finish(name, INTERRUPTED, "interrupted: the crawl was stopped")
             elif whole:
-                why = f"timed out: the crawl's {self.crawl_deadline:g} s ran out"
+                why = f"timed out: the crawl ran out of time ({self.crawl_seconds:.0f} s)"
                 self.finish(name, TIMEOUT, why)
             elif (
                 self.outlet_timeout

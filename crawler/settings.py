@@ -44,7 +44,8 @@ DOWNLOADER_MIDDLEWARES = {
 
 # Limits: a slow or huge page must not hold up a crawl. Each outlet also has its own budget
 # (OUTLET_TIMEOUT, from settings.yaml outlet_timeout; 0 is none) and the daemon gives its children
-# one for the whole crawl (CRAWL_DEADLINE): at either, the outlet's downloads in flight are cut.
+# a moment (CRAWL_DEADLINE, epoch seconds) when every outlet is cut: at either, the outlet's
+# downloads in flight are cut and its record written.
 DOWNLOAD_HANDLERS = {
     "http": "crawler.deadline.OutletDownloadHandler",
     "https": "crawler.deadline.OutletDownloadHandler",

@@ -9,6 +9,7 @@ delivery and digests as jobs of their own, so a slow crawl never delays an alert
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -17,6 +18,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -155,9 +157,11 @@ class Supervisor:
         cmd = [sys.executable, "-m", "scrapy", "crawl", "outlets"]
         if outlets:
             cmd += ["-a", "outlets=" + ",".join(o.name for o in outlets)]
-        # The child cuts its own outlets before the daemon would have to stop it.
-        deadline = max(1.0, self.config.settings.crawl_timeout - CHILD_MARGIN)
-        return cmd + ["-s", f"CRAWL_DEADLINE={deadline:g}", *self.scrapy_args]
+        # The child cuts its own outlets before the daemon would have to stop it: a moment on
+        # the clock (epoch seconds), so that its own start-up counts.
+        timeout = self.config.settings.crawl_timeout
+        deadline = time.time() + max(timeout / 2, timeout - CHILD_MARGIN)
+        return cmd + ["-s", f"CRAWL_DEADLINE={deadline:.1f}", *self.scrapy_args]
 
     def child_env(self) -> dict[str, str]:
         """The child runs on the daemon's configuration: the snapshot it validated."""
@@ -184,25 +188,35 @@ class Supervisor:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
+                # A group of its own: its extraction workers go with it, whatever ends it.
+                start_new_session=True,
             )
             self.children.add(proc)
             log.debug("Crawl of %s started (pid %d)", label, proc.pid)
             waiting = {o.name for o in targets}
-            talk = asyncio.ensure_future(proc.communicate())
+            tail: deque[bytes] = deque(maxlen=20)  # the last lines, for a crash report
+            reader = asyncio.ensure_future(_read_lines(proc.stderr, tail))
             timed_out = False
             try:
-                while not talk.done():
-                    await asyncio.wait({talk}, timeout=POLL_EVERY)
+                while proc.returncode is None:
+                    await _exit(proc, POLL_EVERY)
                     self._collect(waiting, started_at)
-                    if not talk.done() and time.monotonic() - started > self._crawl_timeout():
-                        log.error(
-                            "Crawl of %s exceeded %.0fs; stopping it", label, self._crawl_timeout()
-                        )
+                    if proc.returncode is not None:
+                        break
+                    if self.stopping.is_set():
+                        await self._stop_child(proc)
+                    elif time.monotonic() - started > self._crawl_timeout():
+                        limit = self._crawl_timeout()
+                        log.error("Crawl of %s exceeded %.0fs; stopping it", label, limit)
                         timed_out = True
                         await self._stop_child(proc)
-                _, err = talk.result()
             finally:
                 self.children.discard(proc)
+                _kill_group(proc.pid)  # workers a killed child left behind
+                # Not EOF: a worker outliving the child would hold the pipe open.
+                await asyncio.wait({reader}, timeout=1.0)
+                reader.cancel()
+            err = b"".join(tail)
             self._collect(waiting, started_at)
             if waiting or proc.returncode not in (0, 1):
                 self._log_exit(label, proc.returncode, err, time.monotonic() - started)
@@ -298,11 +312,9 @@ class Supervisor:
         # The child records its unfinished outlets as interrupted, cuts their downloads and
         # exits; SIGKILL only if it has not within the grace period.
         proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), STOP_GRACE)
-        except TimeoutError:
+        if not await _exit(proc, STOP_GRACE):
             proc.kill()
-            await proc.wait()
+            await _exit(proc, STOP_GRACE)
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -434,7 +446,7 @@ class Supervisor:
         log.info("Stopping: no new crawls; %d running get %.0fs", len(self.children), STOP_GRACE)
         scheduler.pause()  # no new runs; the running jobs end as their crawls end
         self.batcher.cancel_pending()
-        await asyncio.gather(*(self._stop_child(p) for p in list(self.children)))
+        # Each running crawl sees `stopping` and stops its child (SIGTERM, then SIGKILL).
         await asyncio.gather(*self.batcher.tasks, return_exceptions=True)
         scheduler.shutdown(wait=False)
         self.store.close()
@@ -472,6 +484,25 @@ def load_snapshot(source: Path) -> Config:
     except ConfigError:
         shutil.rmtree(snapshot, ignore_errors=True)
         raise
+
+
+async def _exit(proc: asyncio.subprocess.Process, timeout: float) -> bool:
+    """Whether the process exited within `timeout` seconds. Not `proc.wait()`: asyncio wakes
+    that only once the pipes are closed too, which a worker outliving a killed child prevents."""
+    deadline = time.monotonic() + timeout
+    while proc.returncode is None and time.monotonic() < deadline:
+        await asyncio.sleep(min(0.05, timeout))
+    return proc.returncode is not None
+
+
+async def _read_lines(stream: asyncio.StreamReader | None, tail: deque[bytes]) -> None:
+    while stream is not None and (line := await stream.readline()):
+        tail.append(line)
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _seconds(row: dict[str, Any]) -> float | None:
