@@ -234,9 +234,8 @@ def test_child_killed_keeps_the_outlets_it_finished(
     assert lost["status"] == "error" and "exited with code -9" in lost["error"]
     assert Store(cfg / "bw.db").count_articles("alpha") == 2
     # alpha's alert (its two articles are copies of one story), sent by the daemon after the kill
-    assert [m["subject"] for m in smtp.messages] == [
-        "[Kosovo, NATO and KFOR] KFOR patrol alpha 0 — alpha"
-    ]
+    (alert,) = smtp.messages
+    assert "KFOR patrol alpha" in alert["subject"]
 
 
 def test_child_cuts_its_outlets_before_crawl_timeout(
