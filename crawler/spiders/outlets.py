@@ -75,6 +75,7 @@ def tracked(callback: Callback) -> Callback:
 class OutletsSpider(scrapy.Spider):
     name = "outlets"
     since: datetime  # feed and sitemap items older than this are skipped
+    allowed_domains: list[str]  # for Scrapy's offsite filter, set from the selected outlets
 
     def __init__(self, outlets: str | None = None, since: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
