@@ -146,12 +146,11 @@ class Supervisor:
     # -- crawling ---------------------------------------------------------------------------
 
     async def crawl_outlet(self, outlet: Outlet) -> int | None:
-        """An outlet's scheduled job: its crawl, shared with the outlets due at the same time."""
-        # Before the outlet's crawl starts.
-        try:
-            return await self.batcher.crawl(outlet)
-        finally:
-            pass  # After the outlet's crawl ended (recorded, or its child gone).
+        """An outlet's scheduled job: its crawl, shared with the outlets due at the same time.
+
+        What must happen before an outlet's crawl starts goes before the batcher call; what must
+        happen after it ended (its record stored, or its child gone) goes after it."""
+        return await self.batcher.crawl(outlet)
 
     def crawl_command(self, outlets: list[Outlet] | None) -> list[str]:
         cmd = [sys.executable, "-m", "scrapy", "crawl", "outlets"]
