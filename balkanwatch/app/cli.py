@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from balkanwatch.app import web
-from balkanwatch.core.config import Config, ConfigError, load_config
+from balkanwatch.core.config import EXAMPLE_CONTACT, Config, ConfigError, load_config
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import parse_time
 from balkanwatch.storage.store import Store
@@ -51,6 +51,12 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     print(f"Database: {mask_secrets(str(cfg.database))}", file=out)
     print(f"Timezone: {s.timezone}; default interval: {_duration(s.interval)}", file=out)
     print(f"User agent: {s.user_agent}", file=out)
+    if EXAMPLE_CONTACT in s.user_agent:
+        print(
+            f"warning: settings.yaml user_agent still carries the example contact"
+            f" ({EXAMPLE_CONTACT}); outlets see it: put your own address there",
+            file=sys.stderr,
+        )
     print(f"\nOutlets: {len(cfg.outlets)} ({len(enabled)} enabled)", file=out)
     for o in cfg.outlets:
         sources = (
