@@ -285,7 +285,7 @@ def test_web_refuses_a_missing_database(archive: Config, tmp_path: Path) -> None
     missing = Config(archive.directory, archive.settings, [], [], [], tmp_path / "none.db")
     with pytest.raises(ConfigError, match="no database yet"):
         web.build(missing)
-    postgres = replace(missing, database=Path("postgresql://desk@db.example/balkanwatch"))
+    postgres = replace(missing, database="postgresql://desk@db.example/balkanwatch")
     with pytest.raises(ConfigError, match="SQLite archives only"):
         web.build(postgres)
 
