@@ -11,9 +11,9 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from balkanwatch.app import search_cmd
 from balkanwatch.core.config import Config, ConfigError, load_config
 from balkanwatch.core.secrets import mask_secrets
-from balkanwatch.core.times import parse_time
 from balkanwatch.storage.store import Store
 
 
@@ -28,17 +28,6 @@ def _archive(cfg: Config) -> Store:
             f"{cfg.database}: no database yet (the daemon or `scrapy crawl outlets` creates it)"
         )
     return Store(cfg.database)
-
-
-def _local_time(value: str | None, cfg: Config) -> str:
-    if not value:
-        return ""
-    moment = parse_time(value)
-    if moment is None:
-        return value[:16]
-    if len(value) <= 10:  # a bare date
-        return value
-    return moment.astimezone(cfg.settings.tz).strftime("%Y-%m-%d %H:%M")
 
 
 def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
@@ -181,27 +170,6 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
-    cfg = _config(need_secrets=False)
-    store = _archive(cfg)
-    try:
-        rows = store.search(" ".join(args.query), limit=args.limit)
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
-        return 0
-    if not rows:
-        print("no articles found", file=out)
-        return 0
-    for r in rows:
-        when = _local_time(r["published"] or r["fetched_at"], cfg)
-        print(f"{when}  {r['outlet']}  {r['title']}", file=out)
-        print(f"    {r['url']}", file=out)
-        print(f"    {r['snippet']}", file=out)
-    return 0
-
-
 def cmd_test_alert(args: argparse.Namespace, out: TextIO) -> int:
     from balkanwatch.delivery.alerts import apprise_send, sample_message
 
@@ -260,10 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="with --archive: JSON output")
     st = sub.add_parser("status", help="outlets' last crawls and the alert queue")
     st.add_argument("--json", action="store_true")
-    se = sub.add_parser("search", help="full-text search of stored articles")
-    se.add_argument("query", nargs="+")
-    se.add_argument("--limit", type=int, default=20)
-    se.add_argument("--json", action="store_true")
+    search_cmd.register(sub)
     ta = sub.add_parser("test-alert", help="send a sample alert to a subscriber")
     ta.add_argument("subscriber")
     dc = sub.add_parser("discover", help="an outlet's feeds, sitemaps and article links")
@@ -278,13 +243,15 @@ COMMANDS = {
     "extract": cmd_extract,
     "match": cmd_match,
     "status": cmd_status,
-    "search": cmd_search,
     "test-alert": cmd_test_alert,
     "discover": cmd_discover,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("search", "stories"):  # their own parsers: -word is a query term
+        return search_cmd.main(argv[0], argv[1:], sys.stdout)
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args, sys.stdout)
