@@ -74,15 +74,16 @@ class Query:
             if any(term.keyword.spans(f) for f in folded.values()):
                 return None
         found: dict[str, list[tuple[int, int]]] = {"title": [], "body": []}
-        for term in self.include:
-            present = False
-            for place, f in folded.items():
-                spans = term.keyword.spans(f)
-                present = present or bool(spans)
-                found[place] += [f.span(a, b) for a, b in spans]
-            if not present:
+        for term in self.include:  # every term present, before any offset is mapped back
+            spans = {place: term.keyword.spans(f) for place, f in folded.items()}
+            if not spans["title"] and not spans["body"]:
                 return None
-        return {place: _merge(spans) for place, spans in found.items()}
+            for place, s in spans.items():
+                found[place] += s
+        return {
+            place: _merge([folded[place].span(a, b) for a, b in spans])
+            for place, spans in found.items()
+        }
 
 
 def parse_query(text: str) -> Query:

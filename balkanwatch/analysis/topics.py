@@ -486,6 +486,15 @@ class Keyword:
     def __init__(self, raw: str) -> None:
         self.raw = raw
         self._words = _compile_keyword(raw)
+        first = self._words[0]
+        # The first word's forms as one pattern: the scan of a text runs in the regex engine,
+        # and only its hits go through the matcher's rules. Whole tokens only, as _WORD_RE cuts.
+        alternatives = (
+            re.escape(first.prefix) + r"\w*"
+            if first.prefix
+            else "|".join(map(re.escape, sorted(first.forms, key=len, reverse=True)))
+        )
+        self._first = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
     @property
     def index_words(self) -> tuple[IndexWord, ...]:
@@ -494,12 +503,11 @@ class Keyword:
     def spans(self, folded: Folded) -> list[tuple[int, int]]:
         """Folded spans where the keyword occurs, by the matcher's rules (forms, case, phrase
         gaps, NATO-ja endings)."""
-        first, found = self._words[0], []
-        for m in _WORD_RE.finditer(folded.text):
-            if first.accepts(m.group()):
-                end = _phrase_end(self._words, folded, m)
-                if end is not None:
-                    found.append((m.start(), end))
+        found = []
+        for m in self._first.finditer(folded.text):
+            end = _phrase_end(self._words, folded, m)
+            if end is not None:
+                found.append((m.start(), end))
         return found
 
 

@@ -36,7 +36,7 @@ SORTS = ("newest", "relevance")
 _LOW_BITS = 30  # article ids below 2**30 fit in the key's low bits
 _LOW = (1 << _LOW_BITS) - 1
 _TIME_MAX = (1 << 32) - 1  # seconds: until the year 2106
-_BATCH = 64  # first batch of candidates; doubled while checks reject them
+_BATCH_MARGIN = 8  # candidates read beyond the limit at first; doubled while checks reject them
 _MAX_BATCH = 4096
 _CHUNK = 500  # ids per IN (...)
 
@@ -297,7 +297,7 @@ def search(engine: Engine, q: SearchQuery) -> list[SearchHit]:
     expression = match_expression(q, engine.dialect)
     lo, hi = key_range(q.since, q.until)
     hits: list[SearchHit] = []
-    size, offset = _BATCH, 0
+    size, offset = q.limit + _BATCH_MARGIN, 0
     while len(hits) < q.limit:
         batch = _candidates(engine, q, expression, lo, hi, offset, size)
         if not batch:
@@ -305,11 +305,11 @@ def search(engine: Engine, q: SearchQuery) -> list[SearchHit]:
         if q.sort == "newest":
             lo = batch[-1][0] + 1
         offset += len(batch)
-        hits += _confirmed(engine, q, batch)
+        hits += _confirmed(engine, q, batch, q.limit - len(hits))
         if len(batch) < size:
             break
         size = min(size * 2, _MAX_BATCH)
-    return hits[: q.limit]
+    return hits
 
 
 def _candidates(
@@ -370,8 +370,9 @@ def _in(engine: Engine, sql: str, ids: Sequence[Any], *params: Any) -> list[dict
 
 
 def _confirmed(
-    engine: Engine, q: SearchQuery, batch: list[tuple[int, int | None, float | None]]
+    engine: Engine, q: SearchQuery, batch: list[tuple[int, int | None, float | None]], need: int
 ) -> list[SearchHit]:
+    """Up to `need` hits of a batch of candidates, in the batch's order."""
     ids = [aid for _, aid, _ in batch if aid is not None]
     if q.topics:
         marks = ",".join("?" * len(q.topics))
@@ -401,6 +402,8 @@ def _confirmed(
         hit = _hit(row, q.query, score) if row else None
         if hit:
             hits.append(hit)
+            if len(hits) == need:
+                break
     return hits
 
 

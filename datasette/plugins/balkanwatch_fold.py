@@ -1,16 +1,18 @@
 """Datasette plugin: the SQL functions behind the `search` canned query of metadata.yml.
 
-The `articles_search` index holds accent- and script-folded text (see
-`balkanwatch.core.folding.fold`:
-Косово -> kosovo, Đurić -> djuric, EULEX -> euleks), so a query has to be folded the same way
-before it meets the index; SQLite cannot do that by itself. Loaded with
-`datasette ... --plugins-dir datasette/plugins`; needs balkanwatch installed in the same
-environment (`pip install '.[web]'`).
+The search index (`search_index`, see balkanwatch.storage.search) holds accent- and
+script-folded words (Косово -> kosovo, Đurić -> djuric, EULEX -> euleks), so a query has to be
+folded and expanded the way `balkanwatch search` does it before it meets the index; SQLite cannot
+do that by itself. Loaded with `datasette ... --plugins-dir datasette/plugins`; needs balkanwatch
+installed in the same environment (`pip install '.[web]'`).
 
 - `balkanwatch_fold(text)`: the folded text.
-- `balkanwatch_fts(query)`: an FTS5 query that finds every word of `query` (each word quoted, so
-  FTS syntax in user input is inert; a trailing `*` keeps its prefix meaning), the same rule as
-  `balkanwatch search`.
+- `balkanwatch_fts(query)`: the FTS5 expression of a query (every word in all the forms the topic
+  matcher gives it, `word*` a prefix, `-word` excluded); `""`, which matches nothing, for an
+  empty or malformed query.
+- `balkanwatch_snippet(query, title, text)`: the sentence of the article around the matched
+  words, in its own script, the words in [brackets]; NULL when the article does not match by the
+  matcher's rules (NATO in capitals, a phrase's words adjacent), which the index cannot check.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from balkanwatch.analysis.query import QueryError, parse_query, snippet
+from balkanwatch.core.document import split_seed
 from balkanwatch.core.folding import fold as normalise
-from balkanwatch.storage.search import fts_query as _fts_query
+from balkanwatch.storage.search import SearchQuery, match_expression
 
 try:
     from datasette import hookimpl
@@ -35,11 +39,26 @@ def fold(text: str | None) -> str | None:
 
 
 def fts_query(query: str | None) -> str:
-    """An empty query gives `""`, which matches nothing instead of being an FTS syntax error."""
-    return _fts_query(normalise(query or "")) or '""'
+    try:
+        return match_expression(SearchQuery(parse_query(query or "")), "sqlite")
+    except QueryError:
+        return '""'
+
+
+def search_snippet(query: str | None, title: str | None, text: str | None) -> str | None:
+    try:
+        parsed = parse_query(query or "")
+    except QueryError:
+        return None
+    body = split_seed(text or "")[1]
+    found = parsed.check(title or "", body)
+    if found is None:
+        return None
+    return snippet(body, found["body"]).marked()
 
 
 @hookimpl
 def prepare_connection(conn: sqlite3.Connection) -> None:
     conn.create_function("balkanwatch_fold", 1, fold, deterministic=True)
     conn.create_function("balkanwatch_fts", 1, fts_query, deterministic=True)
+    conn.create_function("balkanwatch_snippet", 3, search_snippet, deterministic=True)
