@@ -219,7 +219,10 @@ def test_pending_alerts(metadata: dict[str, Any], conn: sqlite3.Connection) -> N
 @pytest.mark.parametrize(
     ("q", "titles"),
     [
-        ("Kosovo", ["Патроле КФОР-а", "Косово и НАТО", "Patrullime të KFOR-it"]),  # Cyrillic article; sq Kosovës
+        (
+            "Kosovo",
+            ["Патроле КФОР-а", "Косово и НАТО", "Patrullime të KFOR-it"],
+        ),  # Cyrillic article; sq Kosovës
         ("Косово", ["Патроле КФОР-а", "Косово и НАТО", "Patrullime të KFOR-it"]),
         ("Beograd", ["Косово и НАТО"]),
         ("patrullimet", ["Патроле КФОР-а", "Patrullime të KFOR-it"]),  # newest first

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from balkanwatch.analysis.dedup import normalise_for_fingerprint
+from balkanwatch.analysis.query import parse_query
 from balkanwatch.analysis.topics import snippet_for_words
 from balkanwatch.core.folding import FOLD_VERSION, Folded, fold, fold_with_origin
 from balkanwatch.delivery.render import emphasis_spans
-from balkanwatch.analysis.query import parse_query
 from balkanwatch.storage.search import SearchQuery, match_expression
 
 ALPHABETS = {

@@ -24,6 +24,7 @@ from balkanwatch.storage import search
 from balkanwatch.storage.engine import Engine, connect, is_postgres_url
 from balkanwatch.storage.migrations import migrate
 from balkanwatch.storage.outbox import Outbox
+from balkanwatch.storage.search import SearchHit, SearchQuery, StoryLine
 
 _CHUNK = 500  # URLs per IN (...) query
 
@@ -245,14 +246,14 @@ class Store(Outbox):
             ),
         )
 
-    def search(self, query: search.SearchQuery) -> list[search.SearchHit]:
+    def search(self, query: SearchQuery) -> list[SearchHit]:
         """Articles matching the query and its filters, newest first (or by relevance), each with
         a snippet in the article's own spelling and script; see balkanwatch.storage.search."""
         return search.search(self.engine, query)
 
     def latest_stories(
         self, topics: Sequence[str] = (), since: datetime | None = None, limit: int = 20
-    ) -> list[search.StoryLine]:
+    ) -> list[StoryLine]:
         """The newest stories that matched a topic (these topics, if given), one line each."""
         return search.latest_stories(self.engine, topics, since, limit)
 
