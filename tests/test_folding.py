@@ -86,3 +86,24 @@ def test_fold_version_is_recorded() -> None:
 def test_a_term_in_one_script_is_found_in_the_other(text: str, term: str) -> None:
     assert emphasis_spans(text, [term])
     assert snippet_for_words(text, [term]) is not None
+
+
+def test_spans_map_back_exactly_whatever_the_folded_lengths() -> None:
+    # Against the character-by-character definition: every folded offset comes from the original
+    # character whose folded form covers it (x -> ks, љ -> lj, soft hyphen -> nothing, accents).
+    import random
+
+    from balkanwatch.core.folding import fold as fold_text
+
+    rng = random.Random(7)
+    alphabet = "axXљЉđĐ\u00adé\u0301 ЂkšКо-'’ﬁß" + "abc" * 5
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        folded = Folded(text)
+        owner = [i for i, c in enumerate(text) for _ in fold_text(c)]
+        for start in range(len(folded.text)):
+            for end in range(start + 1, len(folded.text) + 1):
+                a, b = folded.span(start, end)
+                assert a == owner[start], (text, start)
+                assert b >= owner[end - 1] + 1
+                assert text[owner[end - 1] + 1 : b].strip("\u0301") == ""

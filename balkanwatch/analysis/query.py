@@ -19,6 +19,7 @@ Malformed input raises QueryError with one line saying what is wrong.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
@@ -35,6 +36,7 @@ _TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 # Punctuation trimmed from a word's ends, as pasted from a sentence: "Kosovo," (Kosova).
 _EDGE = "\"'.,;:!?()[]{}«»„“”‘’"
 _INNER_OK = re.compile(r"(?:[^\W_]|['’\-‐‑])+\*?")  # no _: the index splits words there
+_SPACES = re.compile(r"\s+")
 _OPERATORS = {"AND", "OR", "NOT", "NEAR"}
 
 
@@ -211,27 +213,27 @@ def _sentence(text: str, a: int, b: int) -> tuple[int, int]:
 def _collapse(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> Snippet:
     """text[start:end] with runs of whitespace as one space, ends trimmed, spans carried over;
     an ellipsis where the sentence was cut."""
-    out: list[str] = []
-    where: dict[int, int] = {}  # original offset -> offset in out
-    for i in range(start, end):
-        ch = text[i]
-        where[i] = len(out)
-        if ch.isspace():
-            if out and out[-1] != " ":
-                out.append(" ")
-        else:
-            out.append(ch)
-    where[end] = len(out)
+    window = text[start:end]
+    body = " ".join(window.split())
+    lead = len(window) - len(window.lstrip())
+    # Where each run of whitespace ends in the window, and how many characters were dropped up to
+    # there: an offset maps to itself minus what was dropped before it.
+    ends, dropped, total = [0], [lead], lead
+    for m in _SPACES.finditer(window, lead):
+        if m.end() < len(window):
+            total += m.end() - m.start() - 1
+            ends.append(m.end())
+            dropped.append(total)
+
+    def where(offset: int) -> int:
+        w = offset - start
+        return max(0, w - dropped[bisect_right(ends, w) - 1])
+
     head = "…" if start > 0 and not _at_sentence_start(text, start) else ""
     tail = "…" if end < len(text) and not _at_sentence_end(text, end) else ""
-    body = "".join(out)
-    lead = len(body) - len(body.lstrip())
-    body = body.strip()
-    shift = len(head) - lead
+    n = len(head)
     marks = tuple(
-        (max(0, where[x] + shift), min(len(body) + len(head), where[y] + shift))
-        for x, y in spans
-        if where[y] > where[x]
+        (n + where(x), n + min(len(body), where(y))) for x, y in spans if where(y) > where(x)
     )
     return Snippet(head + body + tail, marks)
 
