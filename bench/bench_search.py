@@ -251,16 +251,21 @@ def measure(store: Store, queries: dict[str, list[SearchQuery]], runs: int) -> l
         for query in qs:  # warm-up: the first run of a query reads its pages from disk
             store.search(query)
         times, found = [], []
+        slowest: dict[str, float] = {}
         for _ in range(runs):
             for query in qs:
                 t = time.perf_counter()
                 found.append(len(store.search(query)))
-                times.append((time.perf_counter() - t) * 1000)
+                elapsed = (time.perf_counter() - t) * 1000
+                times.append(elapsed)
+                slowest[query.query.text] = max(elapsed, slowest.get(query.query.text, 0.0))
         times.sort()
         p95 = times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+        worst = max(slowest, key=lambda k: slowest[k])
         lines.append(
             f"{kind:<30} p50 {statistics.median(times):7.1f} ms  p95 {p95:7.1f} ms  "
-            f"max {times[-1]:7.1f} ms  ({len(qs)} queries, mean {statistics.mean(found):.0f} hits)"
+            f"max {times[-1]:7.1f} ms  ({len(qs)} queries, mean {statistics.mean(found):.0f} "
+            f"hits; slowest {worst!r})"
         )
     return lines
 
