@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from balkanwatch.core.config import Config
 from balkanwatch.core.document import Document
-from balkanwatch.core.times import now, timestamp, to_iso
+from balkanwatch.core.times import now, parse_time, timestamp, to_iso
 from balkanwatch.storage.store import Store
 
 if TYPE_CHECKING:
@@ -38,6 +38,8 @@ def alert_rows(config: Config, story_id: int, article_id: int, topics: list[str]
     """The outbox rows an article's new topic matches call for, one per subscriber and topic."""
     rows = []
     for sub in config.subscribers:
+        if sub.breaking and sub.breaking.only:
+            continue  # breaking alerts only: see balkanwatch.delivery.breaking
         for topic in topics:
             if not sub.wants(topic):
                 continue
@@ -61,6 +63,7 @@ class Ingester:
         self, store: Store, config: Config, matcher: TopicMatcher, index: StoryIndex
     ) -> None:
         self.store, self.config, self.matcher, self.index = store, config, matcher, index
+        self._breaking = any(s.breaking for s in config.subscribers)
 
     def ingest(self, doc: Document) -> IngestResult:
         from balkanwatch.analysis.dedup import content_hash, signature
@@ -82,6 +85,9 @@ class Ingester:
             else:
                 result = self._insert(doc, digest, sig)
             store.add_aliases(result.article_id, [doc.url, *doc.aliases])
+            # A story's first copy is one outlet: only a later copy or an edit can tip it.
+            if result.status in ("duplicate", "updated") and self._breaking:
+                result.alerts_queued += self._queue_breaking(result.story_id, doc.fetched_at)
         if result.status in ("new", "duplicate", "updated"):
             # The index follows the database only once the article is written, so a failed write
             # leaves no ghost entry (inside a batch, only a failed final commit could).
@@ -112,6 +118,9 @@ class Ingester:
             "language": doc.language,
             "author": doc.author,
             "sitename": doc.sitename,
+            "page_title": doc.page_title,
+            "script": doc.script,
+            "furniture": "\n".join(doc.furniture) or None,
             "story_id": story,
             "content_hash": digest,
             "signature": sig or None,
@@ -138,6 +147,9 @@ class Ingester:
                 "text": doc.text,
                 "published": doc.published or old["published"],
                 "language": doc.language or old["language"],
+                "script": doc.script,
+                "page_title": doc.page_title or old["page_title"],
+                "furniture": "\n".join(doc.furniture) or None,
                 "content_hash": digest,
                 "signature": sig or None,
                 "updated_at": doc.fetched_at,
@@ -151,6 +163,19 @@ class Ingester:
         new_topics = [m.name for m in matches if m.name not in before]
         queued = self._queue(story_id, article_id, new_topics)
         return IngestResult(article_id, story_id, "updated", [m.name for m in matches], queued)
+
+    def _queue_breaking(self, story_id: int, fetched_at: str) -> int:
+        """Breaking alerts the story calls for now that this copy is stored; queued in the
+        article's transaction, once per subscriber and story (the outbox's dedup_key)."""
+        from balkanwatch.delivery.breaking import breaking_rows
+
+        self.store.lock_story(story_id)
+        topics = self.store.story_topics(story_id)
+        if not topics:
+            return 0
+        timeline = self.store.story_timeline(story_id)
+        rows = breaking_rows(self.config, timeline, topics, parse_time(fetched_at) or now())
+        return sum(self.store.queue_alert(row) for row in rows)
 
     def _queue(self, story_id: int, article_id: int, topics: list[str]) -> int:
         return sum(

@@ -35,6 +35,7 @@ from balkanwatch.core.document import Document
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import iso
 from balkanwatch.delivery.alerts import (
+    LEASE,
     Deliverer,
     DeliveryReport,
     apprise_send,
@@ -140,18 +141,19 @@ class World:
             )
         )
 
-    def alerts(self, where: str = "1") -> list[dict[str, Any]]:
+    def alerts(self, where: str = "1 = 1") -> list[dict[str, Any]]:
         return self.store.rows(f"SELECT * FROM alerts WHERE {where} ORDER BY id")
 
     def open_store(self) -> Store:
-        """Another connection to the same file, as another process would have."""
-        store = Store(self.path / "bw.db")
+        """Another connection to the same database, as another process would have."""
+        store = Store(self.config.database)
         self.stores.append(store)
         return store
 
 
 @pytest.fixture
-def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
+def make_world(tmp_path: Path, database: str) -> Iterator[Callable[..., World]]:
+    """Worlds on each backend (the `database` fixture): a SQLite file or a PostgreSQL database."""
     worlds: list[World] = []
 
     def make(
@@ -164,10 +166,11 @@ def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
             OUTLETS,
             topics,
             subscribers,
-            {"timezone": "Europe/Belgrade"},
+            {"timezone": "Europe/Belgrade", "database": database},
         )
         config = load_config(cfg, env=env or {})
         store = Store(config.database)
+        assert store.engine.dialect == ("sqlite" if "://" not in database else "postgresql")
         ingester = Ingester(store, config, TopicMatcher(config.topics), build_index(store, 14))
         world = World(cfg, config, store, ingester)
         worlds.append(world)
@@ -271,7 +274,7 @@ def test_email_alert_has_text_and_html_parts_and_a_hostile_title_stays_text(
     html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "<script>" not in html
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Kosovo police Bcc:" in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Kosovo police Bcc:" in html
     assert 'href="https://www.koha.net/2026/12/01/police"' in html
     assert "<strong>Kosovo</strong> police and <strong>KFOR</strong> troops" in html
     assert 'href="https://www.rts.rs/2026/12/01/police-copy"' in html
@@ -430,7 +433,10 @@ def test_a_crash_between_urls_resends_only_to_the_rest(
     [row] = world.alerts()
     assert (row["status"], len(json.loads(row["delivered"]))) == ("pending", 1)
 
+    # The "killed" holder is this live process, so its lease is respected until it runs out.
     restarted = world.deliverer(store=world.open_store())
+    assert asyncio.run(restarted.deliver_due()).attempted == 0
+    world.clock.now += LEASE + 1
     assert asyncio.run(restarted.deliver_due()).sent == 1
     assert (len(smtp.messages), len(hook.received)) == (1, 1)
 
@@ -452,7 +458,7 @@ def test_a_row_leased_by_another_process_waits_until_it_dies_or_the_lease_ends(
     world.ingest("police", "Kosovo police patrol the north")
     [row] = world.alerts()
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LEASE, str(world.path / "bw.db"), str(row["id"]), str(T0)],
+        [sys.executable, "-c", HOLD_LEASE, str(world.config.database), str(row["id"]), str(T0)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -517,7 +523,7 @@ def test_two_deliverers_on_one_database_send_each_alert_once(
     reports: list[DeliveryReport] = []
 
     def run() -> None:
-        store = Store(world.path / "bw.db")  # a connection of its own, as another process has
+        store = Store(world.config.database)  # a connection of its own, as another process has
         try:
             deliverer = Deliverer(store, world.config, clock=world.clock)
             start.wait()

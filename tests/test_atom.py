@@ -151,7 +151,8 @@ def test_feed_is_newest_first_with_one_entry_per_story(tmp_path: Path, store: St
     assert "published" not in feed.entries[2]  # the page gave no date: only <updated>
     assert feed.entries[2].updated == "2026-11-30T07:00:00Z"
     assert feed.entries[3].updated == "2026-11-30T06:00:00Z"  # clamped future date
-    assert feed.feed.updated == "2026-11-30T07:45:00Z"  # the newest entry, not the clock
+    # the newest entry, not the clock: /a's entry changed when its copy at RTS was stored
+    assert feed.entries[1].updated == feed.feed.updated == "2026-11-30T09:40:00Z"
 
 
 def test_entry_carries_snippet_terms_outlet_and_copies(tmp_path: Path, store: Store) -> None:
@@ -161,8 +162,16 @@ def test_entry_carries_snippet_terms_outlet_and_copies(tmp_path: Path, store: St
     assert koha.author_detail == {"name": "Koha Ditore", "href": "https://www.koha.net/"}
     assert "KFOR-it" in koha.summary and "Kosovës" in koha.summary
     assert {t.term for t in koha.tags} >= {"KFOR-i", "Kosovës"}
-    related = [link.href for link in koha.links if link.rel == "related"]
-    assert related == ["https://www.rts.rs/a-copy"]
+    related = [(link.href, link.title) for link in koha.links if link.rel == "related"]
+    assert related == [("https://www.rts.rs/a-copy", "RTS Србија")]
+    # The story's timeline as content: each outlet with its time and link, earliest first.
+    assert koha.content[0].type == "text/html"
+    timeline = koha.content[0].value
+    assert "Carried by 2 outlets:" in timeline and "Kosovës" in timeline
+    assert timeline.index("2026-11-30 07:30 UTC") < timeline.index("2026-11-30 09:30 UTC")
+    assert '<a href="https://www.rts.rs/a-copy">RTS Србија</a>' in timeline
+    single = next(e for e in feed.entries if e.link == "https://www.rts.rs/b")
+    assert "content" not in single  # one copy: no timeline to show
 
 
 def test_hostile_title_survives_as_text(tmp_path: Path, store: Store) -> None:

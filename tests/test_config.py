@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 from balkanwatch.core.config import ConfigError, Outlet, load_config, parse_interval
+from balkanwatch.storage.engine import StorageError
+from balkanwatch.storage.store import Store
 from tests.support import ROOT, cli, write_config
 
 OUTLET = {
@@ -56,6 +58,22 @@ def test_environment_overrides(tmp_path: Path) -> None:
     assert cfg.directory == cfg_dir
     assert str(cfg.database) == "/tmp/x.db"
     assert cfg.interval_of(cfg.outlets[0]) == 600
+
+
+URL = "postgresql://bw:s3cret@db.example.org:5432/balkanwatch"
+
+
+@pytest.mark.parametrize("where", ["settings", "env"])
+def test_a_postgresql_url_is_kept_as_written(tmp_path: Path, where: str) -> None:
+    """A Path would make it postgresql:/bw:... and the store a SQLite file named like a URL."""
+    cfg = write_config(
+        tmp_path / "cfg", [], settings={"database": URL} if where == "settings" else {}
+    )
+    env = {"BALKANWATCH_DB": URL} if where == "env" else {}
+    assert load_config(cfg, env=env).database == URL
+    with pytest.raises(StorageError, match="not a postgresql:// URL"):
+        Store(Path(URL))
+    assert not list(tmp_path.glob("postgresql*")) and not Path("postgresql:").exists()
 
 
 def test_variables_are_expanded(tmp_path: Path) -> None:

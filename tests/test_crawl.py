@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from balkanwatch.storage.store import Store
 from tests.support import FixtureSite, SMTPSink, article_page, crawl, rss, write_config
+
+KOSOVO_NATO = "/2026/11/30/kosovo-nato"
 
 NOW = datetime.now(UTC)
 
@@ -72,29 +75,40 @@ def outlet(site: FixtureSite, feed: str) -> dict:
     }
 
 
-def db_rows(cfg: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(cfg / "bw.db") as conn:
-        return conn.execute(sql).fetchall()
+def db_rows(where: Path | str, sql: str) -> list[tuple]:
+    """Rows as tuples, from a configuration directory's SQLite file or a database (a SQLite
+    path or a postgresql:// URL)."""
+    if isinstance(where, Path):
+        with sqlite3.connect(where / "bw.db") as conn:
+            return conn.execute(sql).fetchall()
+    store = Store(where)
+    try:
+        return [tuple(r.values()) for r in store.rows(sql)]
+    finally:
+        store.close()
 
 
 def test_crawl_stores_matches_and_alerts_once(
-    tmp_path: Path, site: FixtureSite, smtp: SMTPSink
+    tmp_path: Path, site: FixtureSite, smtp: SMTPSink, database: str
 ) -> None:
+    """End to end on each backend: BALKANWATCH_DB names the database (a SQLite file or a
+    PostgreSQL database) for the real `scrapy crawl`."""
     feed = publish(site, STORIES)
     cfg = write_config(
         tmp_path / "cfg",
         [outlet(site, feed)],
         subscribers=[{"name": "desk", "urls": [smtp.url()]}],
     )
-    done = crawl(cfg)
+    done = crawl(cfg, env={"BALKANWATCH_DB": database})
     assert done.returncode == 0, done.stderr[-3000:]
+    assert not (cfg / "bw.db").exists(), done.stderr[-5000:]  # the configured file is unused
 
-    urls = sorted(u for (u,) in db_rows(cfg, "SELECT url FROM articles"))
+    urls = sorted(u for (u,) in db_rows(database, "SELECT url FROM articles"))
     assert urls == sorted(site.url(p) for p in STORIES)  # canonical: tracking parameters gone
     matched = {
         t
         for (t,) in db_rows(
-            cfg, "SELECT a.title FROM matches m JOIN articles a ON a.id = m.article_id"
+            database, "SELECT a.title FROM matches m JOIN articles a ON a.id = m.article_id"
         )
     }
     assert matched == {
@@ -109,19 +123,23 @@ def test_crawl_stores_matches_and_alerts_once(
         subject = next(s for s in bodies if STORIES[path][0] in s)
         assert site.url(path) in bodies[subject]
     assert not any("Snow" in s for s in bodies)
-    assert db_rows(cfg, "SELECT status, count(*) FROM alerts GROUP BY status") == [("sent", 2)]
+    assert db_rows(database, "SELECT status, count(*) FROM alerts GROUP BY status") == [("sent", 2)]
     assert "crawl-result fixture status=ok" in done.stderr
+    store = Store(database)  # the crawl indexed what it stored, in any script
+    assert {r["title"] for r in store.search("kosov* nato")} == {STORIES[KOSOVO_NATO][0]}
+    assert len(store.search("kfor")) == 2
+    store.close()
 
     # Second pass over the unchanged outlet: a 304 for the feed, no article fetched, no alert.
     before = len(site.requests("/2026/"))
-    again = crawl(cfg)
+    again = crawl(cfg, env={"BALKANWATCH_DB": database})
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(site.requests("/2026/")) == before
     feed_requests = [h for _, p, h in site.log if p == "/feed/"]
     assert feed_requests[-1].get("if-none-match") == '"feed-v1"'
     assert len(smtp.messages) == 2
-    assert db_rows(cfg, "SELECT count(*) FROM articles") == [(3,)]
-    crawls = db_rows(cfg, "SELECT status, new_articles, not_modified FROM crawls ORDER BY id")
+    assert db_rows(database, "SELECT count(*) FROM articles") == [(3,)]
+    crawls = db_rows(database, "SELECT status, new_articles, not_modified FROM crawls ORDER BY id")
     assert crawls == [("ok", 3, 0), ("ok", 0, 1)]
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from balkanwatch.analysis.query import parse_query
 from balkanwatch.core.folding import FOLD_VERSION
-from balkanwatch.storage.engine import SQLiteEngine, StorageError
+from balkanwatch.storage.engine import SQLiteEngine, StorageError, connect
 from balkanwatch.storage.migrations import LATEST, current_version, migrate
 from balkanwatch.storage.search import SearchQuery
 from balkanwatch.storage.store import Store
@@ -70,10 +71,41 @@ def test_migrating_twice_changes_nothing(old_db: Path) -> None:
     engine.close()
 
 
-def test_a_new_database_gets_every_step(tmp_path: Path) -> None:
-    engine = SQLiteEngine(tmp_path / "new.db")
+def test_a_new_database_gets_every_step_once(database: str) -> None:
+    engine = connect(database)
     assert migrate(engine, "2027-01-01T00:00:00+00:00") == list(range(1, LATEST + 1))
+    assert migrate(engine, "2027-01-02T00:00:00+00:00") == []
+    assert current_version(engine) == LATEST
     engine.close()
+
+
+def test_daemons_starting_together_migrate_once(database: str) -> None:
+    """Several processes open a new database at the same moment: one upgrades, the others wait
+    for it and find nothing left to do."""
+    results: list[list[int]] = []
+    start = threading.Barrier(4)
+
+    def open_it() -> None:
+        engine = connect(database)
+        start.wait()
+        results.append(migrate(engine, "2027-01-01T00:00:00+00:00"))
+        engine.close()
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == [[], [], [], list(range(1, LATEST + 1))]
+
+
+def test_a_database_from_a_newer_release_is_refused_on_every_backend(database: str) -> None:
+    Store(database).close()
+    engine = connect(database)
+    engine.execute("INSERT INTO schema_migrations VALUES (999, 'future', '2030-01-01')")
+    engine.close()
+    with pytest.raises(StorageError, match="schema version 999 is newer"):
+        Store(database)
 
 
 def test_a_database_from_a_newer_release_is_refused(old_db: Path) -> None:

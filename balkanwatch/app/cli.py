@@ -9,10 +9,11 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
-from balkanwatch.app import search_cmd
-from balkanwatch.core.config import Config, ConfigError, load_config
+from balkanwatch.app import search_cmd, web
+from balkanwatch.core.config import EXAMPLE_CONTACT, Config, ConfigError, load_config
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.storage.store import Store
 
@@ -23,7 +24,7 @@ def _config(need_secrets: bool = True) -> Config:
 
 def _archive(cfg: Config) -> Store:
     """The database, for commands that only read it: a missing one is an error, not created."""
-    if not cfg.database.exists():
+    if isinstance(cfg.database, Path) and not cfg.database.exists():
         raise ConfigError(
             f"{cfg.database}: no database yet (the daemon or `scrapy crawl outlets` creates it)"
         )
@@ -35,9 +36,15 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     s = cfg.settings
     enabled = [o for o in cfg.outlets if o.enabled]
     print(f"Configuration {cfg.directory}: OK", file=out)
-    print(f"Database: {cfg.database}", file=out)
+    print(f"Database: {mask_secrets(str(cfg.database))}", file=out)
     print(f"Timezone: {s.timezone}; default interval: {_duration(s.interval)}", file=out)
     print(f"User agent: {s.user_agent}", file=out)
+    if EXAMPLE_CONTACT in s.user_agent:
+        print(
+            f"warning: settings.yaml user_agent still carries the example contact"
+            f" ({EXAMPLE_CONTACT}); outlets see it: put your own address there",
+            file=sys.stderr,
+        )
     print(f"\nOutlets: {len(cfg.outlets)} ({len(enabled)} enabled)", file=out)
     for o in cfg.outlets:
         sources = (
@@ -64,7 +71,8 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
         print("  (none: matches are logged, no alerts are sent)", file=out)
     for sub in cfg.subscribers:
         topics = ", ".join(sub.topics) if sub.topics is not None else "all topics"
-        print(f"  {sub.name:<22} {topics}; {sub.digest or 'instant alerts'}", file=out)
+        breaking = f"; breaking: {sub.breaking.describe()}" if sub.breaking else ""
+        print(f"  {sub.name:<22} {topics}; {sub.digest or 'instant alerts'}{breaking}", file=out)
         for url in sub.urls:
             print(f"    {mask_secrets(url)}", file=out)
     return 0
@@ -170,6 +178,23 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_story(args: argparse.Namespace, out: TextIO) -> int:
+    from balkanwatch.app.story_cmd import find_story, format_timeline, timeline_report
+
+    cfg = _config(need_secrets=False)
+    store = _archive(cfg)
+    try:
+        story = find_story(store, args.story)
+        report = timeline_report(store.story_timeline(story), store.story_topics(story), cfg)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2), file=out)
+    else:
+        print(format_timeline(report, cfg.settings.tz), file=out)
+    return 0
+
+
 def cmd_test_alert(args: argparse.Namespace, out: TextIO) -> int:
     from balkanwatch.delivery.alerts import apprise_send, sample_message
 
@@ -229,12 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="outlets' last crawls and the alert queue")
     st.add_argument("--json", action="store_true")
     search_cmd.register(sub)
+    sy = sub.add_parser("story", help="a story's timeline: its outlets, times and URLs")
+    sy.add_argument("story", help="the story's id, or the URL of one of its copies")
+    sy.add_argument("--json", action="store_true")
     ta = sub.add_parser("test-alert", help="send a sample alert to a subscriber")
     ta.add_argument("subscriber")
     dc = sub.add_parser("discover", help="an outlet's feeds, sitemaps and article links")
     dc.add_argument("--url", required=True, help="the outlet's homepage")
     dc.add_argument("--example", action="append", default=[], help="an article URL (repeatable)")
     dc.add_argument("--yaml", action="store_true", help="end with an outlets.yaml entry")
+    web.add_parser(sub)
     return p
 
 
@@ -243,8 +272,10 @@ COMMANDS = {
     "extract": cmd_extract,
     "match": cmd_match,
     "status": cmd_status,
+    "story": cmd_story,
     "test-alert": cmd_test_alert,
     "discover": cmd_discover,
+    "web": web.cmd_web,
 }
 
 

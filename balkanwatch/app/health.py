@@ -8,16 +8,16 @@ alert when an outlet turns unhealthy and one when it recovers.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from balkanwatch.app.report import outlet_health
 from balkanwatch.core.config import Config
-from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import utcnow
+from balkanwatch.delivery.render import OperatorView, render_operator
+from balkanwatch.delivery.templating import Templates, templates_for
 from balkanwatch.storage.store import Store
 
 log = logging.getLogger("balkanwatch.app.health")
@@ -41,19 +41,18 @@ def judge(health: dict[str, Any], failure_threshold: int, empty_threshold: int) 
     return Verdict("healthy", "")
 
 
-def operator_message(outlet: str, verdict: Verdict, previous: str) -> dict[str, str]:
-    if verdict.state == "healthy":
-        subject = f"[balkanwatch] {outlet} recovered"
-        text = f"Outlet {outlet} is crawled normally again (it was {previous})."
-    else:
-        subject = f"[balkanwatch] {outlet} is {verdict.state}"
-        text = (
-            f"Outlet {outlet}: {verdict.reason}.\n"
-            f"Check it with: scrapy crawl outlets -a outlets={outlet} -s LOG_LEVEL=DEBUG"
-        )
-    text = mask_secrets(text)
-    body = html.escape(text).replace("\n", "<br>")
-    return {"subject": subject, "text": text, "html": f"<p>{body}</p>", "markdown": text}
+def operator_message(
+    outlet: str, verdict: Verdict, previous: str, templates: Templates | None = None
+) -> dict[str, str]:
+    """The operator alert, as stored in the outbox row's payload (templates operator.*)."""
+    view = OperatorView(
+        outlet=outlet,
+        state=verdict.state,
+        previous=previous,
+        reason=verdict.reason,
+        command=f"scrapy crawl outlets -a outlets={outlet} -s LOG_LEVEL=DEBUG",
+    )
+    return asdict(render_operator(view, templates))
 
 
 class HealthMonitor:
@@ -71,7 +70,8 @@ class HealthMonitor:
                 return None
             since = utcnow()
             self.store.set_outlet_state(outlet, verdict.state, since, verdict.reason)
-            message = operator_message(outlet, verdict, previous)
+            templates = templates_for(s.templates_dir)
+            message = operator_message(outlet, verdict, previous, templates)
             for name in s.operators:
                 self.store.queue_alert(
                     {

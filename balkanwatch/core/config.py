@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,6 +38,10 @@ CONFIG_FILES = ("settings.yaml", "outlets.yaml", "topics.yaml", "subscribers.yam
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")  # a host or domain name, as in a Message-ID
+# The shipped user agent's contact: outlets see it, so an operator must put their own there.
+EXAMPLE_CONTACT = "https://example.org/contact"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -82,13 +87,16 @@ class Settings(_Strict):
     database: str = "data/balkanwatch.db"
     interval: float = 15 * 60
     timezone: str = "Europe/Belgrade"
-    user_agent: str = "balkanwatch/0.1 (+https://example.org/contact)"
+    user_agent: str = f"balkanwatch/0.1 (+{EXAMPLE_CONTACT})"
     log_level: str = "INFO"
     max_age_days: float = (
         7.0  # feed/sitemap items older than this are skipped unless a backfill is asked for
     )
     concurrent_crawls: int = 2  # daemon: child crawls running at once
     crawl_timeout: float = 15 * 60  # daemon: a child crawl is stopped after this many seconds
+    # Each outlet's own time budget inside a crawl: a slow or endless outlet is cut there, with
+    # what it stored, and holds up no other outlet.
+    outlet_timeout: float = 5 * 60
     failure_threshold: int = 3  # consecutive failed crawls before an outlet is reported unhealthy
     empty_threshold: int = (
         12  # consecutive runs with zero new articles before an outlet is reported
@@ -96,8 +104,12 @@ class Settings(_Strict):
     operators: list[str] = []  # subscriber names that get outlet health alerts
     feeds_dir: str | None = None  # write an Atom feed per topic here after each cycle
     dedup_window_days: float = 14.0  # how far back a copy of a story is recognised
+    templates_dir: str | None = None  # your own alert/page templates override the shipped ones
+    # The part after '@' of every alert's Message-ID. Not the host name: a container's changes
+    # when it is recreated, and a repeat must carry the same Message-ID as the first copy.
+    message_id_domain: str = "balkanwatch.invalid"
 
-    @field_validator("interval", "crawl_timeout", mode="before")
+    @field_validator("interval", "crawl_timeout", "outlet_timeout", mode="before")
     @classmethod
     def _interval(cls, v: Any) -> float:
         return parse_interval(v)
@@ -112,6 +124,13 @@ class Settings(_Strict):
                 f"unknown timezone {v!r} (use an IANA name like Europe/Belgrade)"
             ) from None
         return v
+
+    @field_validator("message_id_domain")
+    @classmethod
+    def _msgid_domain(cls, v: str) -> str:
+        if not _DOMAIN.match(v):
+            raise ValueError(f"bad message_id_domain {v!r}: a domain name like alerts.example.org")
+        return v.lower()
 
     @field_validator("log_level")
     @classmethod
@@ -253,11 +272,37 @@ def split_keyword_entries(entries: list[Any], aliases: Any = None) -> dict[str, 
     return {"keywords": terms, "aliases": found} if found else {"keywords": terms}
 
 
+class Breaking(_Strict):
+    """`breaking: {outlets: 4, within: 2h}`: one alert when a story on the subscriber's topics
+    has been carried by that many distinct outlets within that time."""
+
+    outlets: Annotated[int, Field(ge=2, le=1000)]  # one outlet is every story: not breaking
+    within: float  # seconds; written 2h, 90m, ...
+    only: bool = False  # only breaking alerts: no alert (instant or digest) per story
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _within(cls, v: Any) -> float:
+        return parse_interval(v)
+
+    def describe(self) -> str:
+        return f"{self.outlets} outlets within {format_interval(self.within)}"
+
+
+def format_interval(seconds: float) -> str:
+    """`2h`, `90m`, `45s`: the largest unit that divides the interval."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 class Subscriber(_Strict):
     name: str
     urls: list[str]
     topics: list[str] | None = None  # None: every topic
     digest: str | None = None
+    breaking: Breaking | None = None
 
     @field_validator("urls")
     @classmethod
@@ -286,7 +331,8 @@ class Config:
     outlets: list[Outlet]
     topics: list[Topic]
     subscribers: list[Subscriber]
-    database: Path = field(default=Path("data/balkanwatch.db"))
+    # A SQLite file, or a postgresql:// URL kept as text (a Path would fold its "//" into "/")
+    database: Path | str = field(default=Path("data/balkanwatch.db"))
 
     def outlet(self, name: str) -> Outlet:
         for o in self.outlets:
@@ -416,8 +462,17 @@ def load_config(
         subs_path, _read_yaml(subs_path, env, need_secrets), "subscribers", Subscriber
     )
     _check_references(settings_path, subs_path, settings, topics, subscribers)
-    database = Path(env.get("BALKANWATCH_DB") or settings.database)
-    return Config(root, settings, outlets, topics, subscribers, database)
+    if settings.templates_dir and not Path(settings.templates_dir).is_dir():
+        raise ConfigError(
+            f"{settings_path}: templates_dir {settings.templates_dir}: no such directory"
+        )
+    return Config(root, settings, outlets, topics, subscribers, database_of(settings, env))
+
+
+def database_of(settings: Settings, env: Mapping[str, str]) -> Path | str:
+    """BALKANWATCH_DB or the `database` setting: a postgresql:// URL as given, else a path."""
+    raw = env.get("BALKANWATCH_DB") or settings.database
+    return raw if raw.startswith(("postgresql://", "postgres://")) else Path(raw)
 
 
 def _check_keywords(path: Path, topics: list[Topic]) -> None:

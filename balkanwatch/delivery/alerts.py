@@ -18,9 +18,16 @@ Exactly once, as nearly as a mail server allows:
   carry secrets) and is committed before the next URL is tried, so a retry after a failure or a
   crash resends only to the URLs that did not take it.
 - The one window in which a crash repeats a message is between a service accepting it and that
-  commit: a few milliseconds per URL. The killed process's lease then ends at once on the same
-  host (the store sees its holder is gone) or when it runs out (`SEND_TIMEOUT` per URL plus a
-  minute), and the row is retried for the URLs not yet recorded.
+  commit (for e-mail it includes the SMTP QUIT exchange). The repeat carries the same Message-ID
+  (`message_id.py`), which mail systems use to drop it; chat services such as Slack have no such
+  field and show it twice (README, "Delivery": the window measured).
+- A lease names its holder (`balkanwatch.storage.holder`). A restart takes over at once the
+  leases of holders that are provably dead (a killed PID on this host, an earlier boot of this
+  machine) and waits for the others to run out. It never runs out while its holder is sending:
+  the holder renews it every `RENEW_EVERY` seconds until the send has really ended, and apprise
+  is told not to abandon a send after a timeout (it would keep running in a worker thread, and
+  could deliver after the lease was taken over). Each network step of a send is bounded by the
+  plugin's socket timeouts.
 
 Secrets: apprise URLs carry passwords and tokens. Everything this module stores or logs passes
 through `redact`, and a logging filter on apprise's, urllib3's and this module's loggers redacts
@@ -29,13 +36,14 @@ their lines too (apprise logs webhook URLs at DEBUG, urllib3 request paths).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -46,15 +54,24 @@ from balkanwatch.core.config import Config, Subscriber
 from balkanwatch.core.schedule import last_due_period, parse_schedule, period_containing
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import iso, parse_time
-from balkanwatch.delivery.render import Message, StoryView, render_digest, render_instant
+from balkanwatch.delivery.breaking import breaking_view
+from balkanwatch.delivery.message_id import headers_for, message_id, with_headers
+from balkanwatch.delivery.render import (
+    Message,
+    StoryView,
+    render_breaking,
+    render_digest,
+    render_instant,
+)
+from balkanwatch.delivery.templating import templates_for
 from balkanwatch.storage.store import Store
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START = 60.0  # seconds before the first retry
 BACKOFF_MAX = 3600.0
-SEND_TIMEOUT = 60.0  # seconds one URL may take before apprise gives up on it
-LEASE_MARGIN = 60.0  # added to the lease beyond the send time of every URL of the row
+LEASE = 120.0  # seconds a lease lasts unless renewed: how long a dead holder on another host blocks
+RENEW_EVERY = 15.0  # seconds between renewals while a send is in progress
 
 Sender = Callable[[str, Message], Awaitable[str | None]]
 
@@ -129,7 +146,11 @@ for _name in (
 
 # -- sending one message to one URL ----------------------------------------------------------
 
-_ASSET = apprise.AppriseAsset(app_id="balkanwatch", app_desc="balkanwatch news alerts")
+# service_timeout=0: apprise must not stop waiting for a send that is still running (it would go
+# on in a worker thread and could deliver after our lease was taken over); see the docstring.
+_ASSET = apprise.AppriseAsset(
+    app_id="balkanwatch", app_desc="balkanwatch news alerts", service_timeout=0
+)
 _FAILURE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
 
 
@@ -159,11 +180,14 @@ async def apprise_send(url: str, message: Message) -> str | None:
     ap = apprise.Apprise(asset=_ASSET)
     if not ap.add(url):
         return "not a valid apprise URL"
+    headers = headers_for(ap[0], message.message_id, message.alert_id)
+    if headers:  # the same service again, with the ids as its extra headers
+        ap = apprise.Apprise(asset=_ASSET)
+        if not ap.add(with_headers(url, headers)):
+            return "not a valid apprise URL with the Message-ID header"
     body, fmt = body_for(ap[0], message)
     try:
-        result = await ap.async_notify(
-            body=body, title=message.subject, body_format=fmt, timeout=SEND_TIMEOUT
-        )
+        result = await ap.async_notify(body=body, title=message.subject, body_format=fmt)
     except Exception as e:  # a plugin's bug is this URL's failure, not the outbox's
         return redact(f"{type(e).__name__}: {e}")[:500]
     try:
@@ -206,6 +230,7 @@ class Deliverer:
     ) -> None:
         self.store, self.config, self.clock, self.send = store, config, clock, send
         remember_secrets(url for sub in config.subscribers for url in sub.urls)
+        self.templates = templates_for(config.settings.templates_dir)
 
     async def deliver_due(self) -> DeliveryReport:
         report = DeliveryReport()
@@ -214,22 +239,19 @@ class Deliverer:
             if row is None:
                 continue
             report.attempted += 1
-            try:
-                ok = await self._deliver_claimed(row)
-            finally:
-                self._release(row["id"])
+            # Not released if this is cancelled mid-send: the send goes on in apprise's worker
+            # thread and may still deliver, so the row stays ours until this process has ended
+            # (then a restart here sees its holder gone) or the lease runs out.
+            ok = await self._deliver_claimed(row)
+            self._release(row["id"])
             report.sent += ok
             report.failed += not ok
         return report
 
     def _lease(self, listed: dict[str, Any]) -> dict[str, Any] | None:
         """The row as it is now, leased to us, if it is still due; else None."""
-        try:
-            urls = len(self.config.subscriber(listed["subscriber"]).urls)
-        except KeyError:
-            urls = 1
         now = self.clock()
-        if not self.store.claim(listed["id"], now, SEND_TIMEOUT * urls + LEASE_MARGIN):
+        if not self.store.claim(listed["id"], now, LEASE):
             return None  # sent already, or another process is sending it
         row = self.store.alert(listed["id"])
         # Listed before the claim: another deliverer may have failed it since and set a retry time.
@@ -257,6 +279,8 @@ class Deliverer:
             return self._give_up(row, "subscriber no longer configured")
         if row["kind"] == "instant" and row["topic"] and not sub.wants(row["topic"]):
             return self._give_up(row, f"subscriber no longer follows topic {row['topic']}")
+        if row["kind"] == "breaking" and sub.breaking is None:
+            return self._give_up(row, "subscriber no longer asks for breaking alerts")
         message = self.compose(row)
         if message is None:
             return self._give_up(row, "article no longer stored")
@@ -277,8 +301,13 @@ class Deliverer:
             key = url_key(url)
             if key in done:
                 continue
+            one = replace(
+                message,
+                message_id=message_id(row, key, self.config.settings.message_id_domain),
+                alert_id=row["id"],
+            )
             try:
-                error = await self.send(url, message)
+                error = await self._send_renewing(row["id"], url, one)
             except Exception as e:
                 error = f"{type(e).__name__}: {e}"
             if error is None:
@@ -288,6 +317,17 @@ class Deliverer:
             else:
                 errors.append(f"{mask_secrets(url)}: {redact(error)}")
         return errors
+
+    async def _send_renewing(self, alert_id: int, url: str, message: Message) -> str | None:
+        """`send`, renewing our lease on the row until it has ended, however long it takes."""
+        sending = asyncio.ensure_future(self.send(url, message))
+        while True:
+            done, _ = await asyncio.wait({sending}, timeout=RENEW_EVERY)
+            if done:
+                return sending.result()
+            if not self.store.renew(alert_id, self.clock() + LEASE):
+                # Only if this process stalled for a whole LEASE: the row may be sent twice.
+                log.error("Alert %s: lease lost while sending to %s", alert_id, redact(url))
 
     def _retry_later(self, row: dict[str, Any], error: str) -> None:
         retry_at = iso(self.clock() + backoff(row["attempts"] + 1))
@@ -307,7 +347,7 @@ class Deliverer:
         tz = self.config.settings.tz
         if row["kind"] == "instant":
             view = self.story_view(row["article_id"], row["topic"])
-            return render_instant(view, tz) if view else None
+            return render_instant(view, tz, self.templates) if view else None
         if row["kind"] == "digest":
             payload = json.loads(row["payload"])
             views = [
@@ -317,7 +357,12 @@ class Deliverer:
             ]
             start = datetime.fromisoformat(payload["start"])
             end = datetime.fromisoformat(payload["end"])
-            return render_digest(views, start, end, tz, row["subscriber"]) if views else None
+            if not views:
+                return None
+            return render_digest(views, start, end, tz, row["subscriber"], self.templates)
+        if row["kind"] == "breaking":
+            spread = breaking_view(row, self.store.story_timeline(row["story_id"]), self.config)
+            return render_breaking(spread, tz, self.templates) if spread else None
         if row["kind"] == "operator":
             payload = json.loads(row["payload"])
             return Message(
@@ -418,4 +463,4 @@ def sample_message(config: Config) -> Message:
         terms=["Kosovo", "NATO"],
         snippet="This is a test alert from balkanwatch: Kosovo and NATO would be emphasised here.",
     )
-    return render_instant(view, config.settings.tz)
+    return render_instant(view, config.settings.tz, templates_for(config.settings.templates_dir))

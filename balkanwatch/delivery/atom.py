@@ -1,6 +1,7 @@
 """An Atom feed per topic, for readers who would rather subscribe than get e-mail.
 
-`render_topic_feed` is pure (entries in, bytes out); `topic_entries` reads the database;
+`render_topic_feed` is pure (entries in, bytes out, through the templates atom.xml and
+atom-entry.xml); `topic_entries` reads the database;
 `write_topic_feeds` ties them together and is the only part that touches the file system. The
 daemon calls it after each cycle when `settings.feeds_dir` is set, and a web server serves the
 directory as static files.
@@ -14,6 +15,10 @@ Choices a reader of the feed relies on:
   published time later than the fetch (a wrong time zone on the site) counts as the fetch time,
   so one bad clock cannot pin an article to the top.
 - The summary is the match snippet, not the article: the text belongs to the outlet.
+- A story's timeline is the entry's content: each outlet that carried it, with its time and
+  link, earliest first. A copy stored later changes the content and moves `updated` to when it
+  was stored, so a reader shows the entry as updated instead of a new one (and no alert is sent:
+  see balkanwatch.delivery.breaking).
 - A feed file is rewritten only when its bytes change (a web server's ETag and Last-Modified then
   mean something) and always through a temporary file and a rename, so a reader never fetches a
   half-written feed.
@@ -24,32 +29,32 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from balkanwatch.analysis.timeline import Timeline
 from balkanwatch.core.config import Config, Outlet, Topic
 from balkanwatch.core.document import split_seed
 from balkanwatch.core.times import parse_time
+from balkanwatch.delivery.templating import (
+    ILLEGAL_XML,
+    TemplateError,
+    Templates,
+    templates_for,
+    xml_clean,
+)
 from balkanwatch.storage.store import Store
 
 FEED_LIMIT = 50
 RELATED_LIMIT = 10  # copies of a story listed as related links
-ATOM_NS = "http://www.w3.org/2005/Atom"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # Tag URIs (RFC 4151) need an authority and a date; the pair only has to be stable.
 FEED_ID_PREFIX = "tag:balkanwatch,2026:topic:"
-
-# Everything XML 1.0 forbids (C0 controls but tab/newline/CR, lone surrogates, U+FFFE/FFFF), plus
-# C1 controls and DEL, which XML allows but which only ever come from mis-decoded pages.
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -67,16 +72,24 @@ class FeedEntry:
     terms: tuple[str, ...]
     language: str | None = None
     related: tuple[str, ...] = ()  # URLs of the story's other copies
+    outlets: tuple[FeedCopy, ...] = ()  # the story's timeline: each outlet's first copy
+
+
+@dataclass(frozen=True)
+class FeedCopy:
+    """An outlet that carried the story: its first copy."""
+
+    outlet: str  # display name
+    time: datetime
+    url: str
+    copies: int = 1
 
 
 def clean_text(value: str | None, *, one_line: bool = False) -> str:
     """Text safe to put in XML: forbidden characters removed, optionally on one line."""
-    text = _ILLEGAL_XML.sub("", value or "")
-    return _SPACES.sub(" ", text).strip() if one_line else text.strip()
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if one_line:
+        return str(xml_clean(value or ""))
+    return ILLEGAL_XML.sub("", value or "").strip()
 
 
 # -- reading the database ---------------------------------------------------------------------
@@ -87,24 +100,41 @@ def topic_entries(
 ) -> list[FeedEntry]:
     """The latest `limit` stories that matched `topic`, newest first."""
     rows = store.topic_stories(topic, limit)
-    related = _related_urls(store, rows)
-    return [_entry(row, outlets.get(row["outlet"]), related.get(row["id"], ())) for row in rows]
+    timelines = store.story_timelines(r["story_id"] for r in rows if r["story_id"] is not None)
+    entries = []
+    for row in rows:
+        timeline = timelines.get(row["story_id"]) or Timeline(row["id"], ())
+        entry = _entry(row, outlets.get(row["outlet"]))
+        entries.append(_with_timeline(entry, row["id"], timeline, outlets))
+    return entries
 
 
-def _related_urls(store: Store, rows: list[dict[str, Any]]) -> dict[int, tuple[str, ...]]:
-    """Other articles of each entry's story, by the entry's article id."""
-    first_of = {r["story_id"]: r["id"] for r in rows if r["story_id"] is not None}
-    if not first_of:
-        return {}
-    found: dict[int, list[str]] = {}
-    for r in store.story_urls(first_of):
-        first = first_of[r["story_id"]]
-        if r["id"] != first:
-            found.setdefault(first, []).append(r["url"])
-    return {k: tuple(v[:RELATED_LIMIT]) for k, v in found.items()}
+def _with_timeline(
+    entry: FeedEntry, article_id: int, timeline: Timeline, outlets: Mapping[str, Outlet]
+) -> FeedEntry:
+    """The entry with its story's other copies as related links and its outlets as content;
+    updated when the latest of the other copies was stored."""
+    others = [c for c in timeline.copies if c.article_id != article_id]
+    if not others:
+        return entry
+
+    def title(name: str) -> str:
+        outlet = outlets.get(name)
+        return outlet.title if outlet and outlet.title else name
+
+    carried = tuple(
+        FeedCopy(title(o.outlet), o.first.time, o.first.url, o.copies) for o in timeline.outlets()
+    )
+    latest = max(c.fetched_at for c in others)
+    return replace(
+        entry,
+        related=tuple(c.url for c in others)[:RELATED_LIMIT],
+        outlets=carried,
+        updated=max(entry.updated, latest),
+    )
 
 
-def _entry(row: dict[str, Any], outlet: Outlet | None, related: tuple[str, ...]) -> FeedEntry:
+def _entry(row: dict[str, Any], outlet: Outlet | None) -> FeedEntry:
     fetched = parse_time(row["fetched_at"]) or datetime.fromtimestamp(0, UTC)
     published = parse_time(row["published"])
     from_page = published is not None and published <= fetched
@@ -126,63 +156,47 @@ def _entry(row: dict[str, Any], outlet: Outlet | None, related: tuple[str, ...])
         summary=row["snippet"] or "",
         terms=terms,
         language=row["language"],
-        related=related,
     )
 
 
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-    el = etree.SubElement(parent, f"{{{ATOM_NS}}}{tag}")
-    for k, v in attrs.items():
-        el.set(k, clean_text(v, one_line=True))
-    if text is not None:
-        el.text = text
-    return el
+@dataclass(frozen=True)
+class FeedHead:
+    """What the templates atom.xml shows about the feed itself."""
+
+    id: str
+    title: str
+    subtitle: str
+    updated: datetime
+    self_url: str | None
 
 
 def render_topic_feed(
-    topic: Topic, entries: Sequence[FeedEntry], now: datetime, self_url: str | None = None
+    topic: Topic,
+    entries: Sequence[FeedEntry],
+    now: datetime,
+    self_url: str | None = None,
+    templates: Templates | None = None,
 ) -> bytes:
-    """The Atom document (RFC 4287) for one topic; `now` dates a feed with no entries."""
-    feed = etree.Element(f"{{{ATOM_NS}}}feed", nsmap={None: ATOM_NS})
-    _sub(feed, "id", FEED_ID_PREFIX + topic.name)
-    _sub(feed, "title", clean_text(f"balkanwatch: {topic.title}", one_line=True))
-    words = ", ".join(topic.keywords)
-    _sub(feed, "subtitle", clean_text(f"Stories matching {words}", one_line=True))
-    newest = max((e.updated for e in entries), default=now)
-    _sub(feed, "updated", rfc3339(newest))
-    _sub(feed, "generator", "balkanwatch")
-    if self_url:
-        _sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
-    author = _sub(feed, "author")
-    _sub(author, "name", "balkanwatch")
-    for entry in entries:
-        _render_entry(feed, entry)
-    return etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)
-
-
-def _render_entry(feed: etree._Element, e: FeedEntry) -> None:
-    el = _sub(feed, "entry")
-    if e.language:
-        el.set(XML_LANG, clean_text(e.language, one_line=True))
-    _sub(el, "id", clean_text(e.url, one_line=True))
-    _sub(el, "title", clean_text(e.title, one_line=True), type="text")
-    _sub(el, "link", rel="alternate", type="text/html", href=e.url)
-    for url in e.related:
-        _sub(el, "link", rel="related", type="text/html", href=url)
-    _sub(el, "updated", rfc3339(e.updated))
-    if e.published:
-        _sub(el, "published", rfc3339(e.when))
-    author = _sub(el, "author")
-    _sub(author, "name", clean_text(e.outlet, one_line=True))
-    if e.outlet_url:
-        _sub(author, "uri", clean_text(e.outlet_url, one_line=True))
-    for term in dict.fromkeys(clean_text(t, one_line=True) for t in e.terms):
-        if term:
-            _sub(el, "category", term=term)
-    _sub(el, "summary", clean_text(e.summary, one_line=True), type="text")
+    """The Atom document (RFC 4287) for one topic, from the templates atom.xml and
+    atom-entry.xml; `now` dates a feed with no entries. The result is parsed before it is
+    returned, so a broken override is an error here rather than a feed no reader can open."""
+    head = FeedHead(
+        id=FEED_ID_PREFIX + topic.name,
+        title=f"balkanwatch: {topic.title}",
+        subtitle=f"Stories matching {', '.join(topic.keywords)}",
+        updated=max((e.updated for e in entries), default=now),
+        self_url=self_url,
+    )
+    text = (templates or templates_for()).render("atom.xml", feed=head, entries=entries)
+    data = text.encode("utf-8")
+    try:
+        etree.fromstring(data)
+    except etree.XMLSyntaxError as e:
+        raise TemplateError(f"template atom.xml made invalid XML: {e}") from None
+    return data
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -220,10 +234,11 @@ def write_topic_feeds(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     outlets = {o.name: o for o in config.outlets}
+    templates = templates_for(config.settings.templates_dir)
     paths = []
     for topic in config.topics:
         entries = topic_entries(store, topic.name, outlets, limit)
         path = directory / f"{topic.name}.xml"
-        write_atomic(path, render_topic_feed(topic, entries, now))
+        write_atomic(path, render_topic_feed(topic, entries, now, templates=templates))
         paths.append(path)
     return paths

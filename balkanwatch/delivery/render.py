@@ -1,11 +1,12 @@
-"""Alert messages: one story (instant) or one period's stories (digest) as subject, text, HTML and
-Markdown for Slack; and masking of the secrets apprise URLs carry.
+"""Alert messages: one story (instant), one period's stories (digest) or an outlet's health
+(operator) as subject, text, HTML and Markdown for Slack, written from templates.
 
-Everything here is pure: the caller delivers the `Message` (apprise) and owns the clock. Titles,
-snippets, outlet names and URLs come from outlets, i.e. from strangers, so each format escapes
-them its own way: the subject is one line of printable characters (no header injection), HTML is
-`html.escape`d, Markdown has the characters that make links, tags and mentions backslash-escaped,
-and only http(s) URLs become links.
+Everything here is pure: the caller delivers the `Message` (apprise) and owns the clock. Each
+kind has one view model (`StoryView`, a digest's list of them, `OperatorView`); `lines_of` turns a
+story into what templates show (`StoryLines`: every value on one clean line, the snippet as
+plain and matched runs, links with the URL they may point to). The templates
+(`balkanwatch/delivery/templates/`, overridable with `settings.templates_dir`) lay it out, and
+the template engine escapes each format its own way (see `templating.py`).
 
 Why Markdown and not Slack's own mrkdwn: apprise 2.x converts a body declared as Markdown into
 mrkdwn itself (`**b**` -> `*b*`, `[label](<url>)` -> `<url|label>`, `&` -> `&amp;`,
@@ -15,20 +16,50 @@ italics.
 
 from __future__ import annotations
 
-import html
-import re
-import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from balkanwatch.core.folding import fold, fold_with_origin
+from balkanwatch.core.secrets import mask_secrets
+from balkanwatch.delivery.escaping import (
+    Piece,
+    clean_line,
+    emphasis_spans,
+    format_period,
+    format_time,
+    md_escape,
+    pieces,
+    safe_url,
+    trim,
+)
+from balkanwatch.delivery.templating import Templates, templates_for
+
+__all__ = [
+    "DIGEST_SNIPPET_MAX",
+    "SNIPPET_MAX",
+    "SUBJECT_MAX",
+    "Link",
+    "Message",
+    "OperatorView",
+    "StoryLines",
+    "StoryView",
+    "clean_line",
+    "emphasis_spans",
+    "format_period",
+    "format_time",
+    "group_by_topic",
+    "lines_of",
+    "md_escape",
+    "render_digest",
+    "render_instant",
+    "render_operator",
+    "safe_url",
+    "trim",
+]
 
 SUBJECT_MAX = 200  # characters; long subjects are cut by mail clients anyway
 SNIPPET_MAX = 500  # the matcher's snippet is short; this only bounds a hostile one
 DIGEST_SNIPPET_MAX = 240  # a digest lists many stories: keep each one glanceable
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -46,288 +77,97 @@ class StoryView:
 
 
 @dataclass(frozen=True)
+class OperatorView:
+    """What an operator alert says about one outlet's health."""
+
+    outlet: str
+    state: str  # healthy | failing | silent
+    previous: str  # the state before
+    reason: str  # why, for failing and silent
+    command: str  # how to look into it
+
+
+@dataclass(frozen=True)
 class Message:
     subject: str
     text: str
     html: str
     markdown: str  # CommonMark; send with body_format=MARKDOWN, apprise makes Slack mrkdwn of it
+    # Set by the deliverer for each URL (see balkanwatch.delivery.message_id); empty for a test.
+    message_id: str = ""
+    alert_id: int | None = None
 
 
-# -- untrusted text --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Link:
+    """A link as templates show it: `url` is the address as text (one clean line), `href` the
+    address a link may point to, or None when it is not a web URL (no link then)."""
+
+    label: str
+    url: str
+    href: str | None
 
 
-def clean_line(value: str) -> str:
-    """One line of printable text: control, format (bidi overrides, zero-width) and line/paragraph
-    separator characters become spaces and runs of whitespace collapse, so nothing from an outlet
-    can start a new header line or a fake paragraph."""
-    chars = [" " if unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" else c for c in value]
-    return " ".join("".join(chars).split())
+@dataclass(frozen=True)
+class StoryLines:
+    """A story as the templates see it."""
+
+    title: str
+    link: Link  # the story itself, labelled with its title
+    url: str
+    outlet: str
+    when: str  # `1 Dec 2026 08:15 CET`, or `time not given`
+    topic: str
+    terms: list[str]
+    snippet: list[Piece]  # empty when there is none
+    also: list[Link]  # other outlets carrying it, labelled with the outlet
+    outlets: str  # all its outlets, comma-separated
 
 
-def trim(value: str, limit: int) -> str:
-    """`value` cut to at most `limit` characters, at a word boundary when one is near, with '…'."""
-    if len(value) <= limit:
-        return value
-    cut = value[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-–—") + "…"
+def link(url: str, label: str) -> Link:
+    return Link(label=label, url=clean_line(url), href=safe_url(url))
 
 
-_URL_UNSAFE = {c: f"%{ord(c):02X}" for c in ' "<>\\^`{|}'}
+def lines_of(story: StoryView, tz: tzinfo, snippet_max: int = SNIPPET_MAX) -> StoryLines:
+    title = clean_line(story.title) or "(untitled)"
+    outlet = clean_line(story.outlet)
+    terms = [clean_line(t) for t in story.terms if clean_line(t)]
+    also = [link(url, clean_line(name) or clean_line(url)) for name, url in story.also]
+    return StoryLines(
+        title=title,
+        link=link(story.url, title),
+        url=clean_line(story.url),
+        outlet=outlet,
+        when=format_time(story.published, tz) if story.published else "time not given",
+        topic=clean_line(story.topic_title),
+        terms=terms,
+        snippet=pieces(trim(clean_line(story.snippet), snippet_max), terms),
+        also=also,
+        outlets=", ".join(n for n in [outlet, *(a.label for a in also)] if n),
+    )
 
 
-def safe_url(url: str) -> str | None:
-    """The URL if it may become a link: http or https, no control characters, and the characters
-    that would end a link in some format (space, quotes, <, >, |, ...) percent-encoded."""
-    url = url.strip()
-    if not re.match(r"https?://[^\s/?#]", url, re.IGNORECASE):
-        return None
-    if any(unicodedata.category(c)[0] == "C" or c.isspace() and c != " " for c in url):
-        return None
-    return "".join(_URL_UNSAFE.get(c, c) for c in url)
+def _subject(templates: Templates, name: str, **context: object) -> str:
+    """The rendered subject on one line and within SUBJECT_MAX, whatever the template did."""
+    return trim(clean_line(templates.render(name, max_length=SUBJECT_MAX, **context)), SUBJECT_MAX)
 
 
-_MD_SPECIAL = re.compile(r"([\\<>\[\]#])")
-
-
-def md_escape(value: str) -> str:
-    """Backslash-escape what could make a tag, a mention (`<!channel>`), a link or a heading.
-
-    `*`, `_`, `~` and backticks stay as they are: apprise keeps the backslash of those in Slack,
-    which reads worse than the odd stray emphasis they can cause."""
-    return _MD_SPECIAL.sub(r"\\\1", value)
-
-
-def _md_link(url: str, label: str) -> str:
-    target = safe_url(url)
-    if target is None:
-        return md_escape(label)
-    return f"[{md_escape(label)}](<{target}>)"
-
-
-def _visible_url(url: str, margin: str) -> str:
-    """The address as text too: the plain-text part apprise derives from the HTML drops hrefs,
-    and on a phone it can be copied."""
-    style = f"{margin};font-size:13px;color:#555555;word-break:break-all"
-    return f'<div style="{style}">{html.escape(clean_line(url))}</div>'
-
-
-def _html_link(url: str, label: str, style: str = "color:#0b57d0") -> str:
-    target = safe_url(url)
-    if target is None:
-        return html.escape(label)
-    return f'<a href="{html.escape(target)}" style="{style}">{html.escape(label)}</a>'
-
-
-# -- emphasis of the matched words -----------------------------------------------------------
-
-
-def _is_word_char(char: str) -> bool:
-    return char.isalnum() or unicodedata.combining(char) != 0
-
-
-_INFLECTION_MAX = 4  # letters an inflected form may add to a stem: Kosov-ski, Kosov-arët
-
-
-def _term_pattern(term: str) -> tuple[str, int] | None:
-    """(folded prefix, how many word letters may follow it) for one reported term.
-
-    `Kosov*` is an explicit prefix; a term of five letters or more loses a final vowel and may
-    take an ending (`Kosovo` marks `Kosovu`, `Косова`, `kosovski`); a shorter one must be the
-    whole word, so `NATO` marks `NATO` in `NATO-a` but not `natočio`."""
-    prefix = term.strip().endswith("*")
-    folded = fold(term.strip().rstrip("*"))
-    if len(folded) < 2:
-        return None
-    if prefix:
-        return folded, 1_000
-    if len(folded) >= 5 and folded[-1] in "aeiouy":
-        return folded[:-1], _INFLECTION_MAX
-    return folded, 0
-
-
-def emphasis_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
-    """Sorted, disjoint [start, end) spans of the words of `text` that a matched term names,
-    case-, accent- and script-blind (see `_term_pattern` for inflections)."""
-    folded, origin = fold_with_origin(text)
-    spans: list[tuple[int, int]] = []
-    for pattern in {p for p in map(_term_pattern, terms) if p}:
-        spans += _find_words(text, folded, origin, *pattern)
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _find_words(
-    text: str, folded: str, origin: list[int], stem: str, extra: int
-) -> list[tuple[int, int]]:
-    found_spans = []
-    for found in re.finditer(re.escape(stem), folded):
-        start = origin[found.start()]
-        if start > 0 and _is_word_char(text[start - 1]):
-            continue  # inside a word: "donator"
-        end = origin[found.end() - 1] + 1
-        word_end = end
-        while word_end < len(text) and _is_word_char(text[word_end]):
-            word_end += 1
-        if word_end - end <= extra:
-            found_spans.append((start, word_end))
-    return found_spans
-
-
-def _emphasise(
-    text: str, terms: Sequence[str], plain: Callable[[str], str], strong: Callable[[str], str]
-) -> str:
-    out: list[str] = []
-    last = 0
-    for start, end in emphasis_spans(text, terms):
-        out.append(plain(text[last:start]))
-        out.append(strong(text[start:end]))
-        last = end
-    out.append(plain(text[last:]))
-    return "".join(out)
-
-
-Style = tuple[Callable[[str], str], Callable[[str], str]]  # (plain text, emphasised word)
-_TEXT: Style = (str, lambda word: f"*{word}*")
-_MARKDOWN: Style = (md_escape, lambda word: f"**{md_escape(word)}**")
-_HTML: Style = (html.escape, lambda word: f"<strong>{html.escape(word)}</strong>")
-
-
-def _snippet(snippet: str, terms: Sequence[str], limit: int, style: Style) -> str:
-    return _emphasise(trim(clean_line(snippet), limit), terms, *style)
-
-
-# -- times -----------------------------------------------------------------------------------
-
-
-def _date(local: datetime) -> str:
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
-
-
-def format_time(moment: datetime, tz: tzinfo) -> str:
-    """`1 Dec 2026 08:15 CET`: the same in every locale, and the zone says which hour it is."""
-    local = moment.astimezone(tz)
-    return f"{_date(local)} {local:%H:%M} {local.tzname()}"
-
-
-def format_period(start: datetime, end: datetime, tz: tzinfo, zone: bool = True) -> str:
-    """`1 Dec 2026 08:00–09:00 CET`, or both dates when the period spans midnight."""
-    first, last = start.astimezone(tz), end.astimezone(tz)
-    suffix = f" {last.tzname()}" if zone else ""
-    if first.date() == last.date():
-        return f"{_date(first)} {first:%H:%M}–{last:%H:%M}{suffix}"
-    return f"{_date(first)} {first:%H:%M} – {_date(last)} {last:%H:%M}{suffix}"
-
-
-def _when(story: StoryView, tz: tzinfo) -> str:
-    return format_time(story.published, tz) if story.published else "time not given"
+def _message(templates: Templates, kind: str, **context: object) -> Message:
+    return Message(
+        subject=_subject(templates, f"{kind}.subject.txt", **context),
+        text=templates.render(f"{kind}.txt", **context),
+        html=templates.render(f"{kind}.html", **context),
+        markdown=templates.render(f"{kind}.md", **context),
+    )
 
 
 # -- instant alerts --------------------------------------------------------------------------
 
 
-def render_instant(story: StoryView, tz: tzinfo) -> Message:
+def render_instant(story: StoryView, tz: tzinfo, templates: Templates | None = None) -> Message:
     """One alert for one story, as it arrives."""
-    title = clean_line(story.title) or "(untitled)"
-    outlet = clean_line(story.outlet)
-    topic = clean_line(story.topic_title)
-    terms = [clean_line(t) for t in story.terms if clean_line(t)]
-    return Message(
-        subject=_instant_subject(title, outlet, topic),
-        text=_instant_text(story, title, outlet, topic, terms, tz),
-        html=_instant_html(story, title, outlet, topic, terms, tz),
-        markdown=_instant_markdown(story, title, outlet, topic, terms, tz),
-    )
-
-
-def _instant_subject(title: str, outlet: str, topic: str) -> str:
-    """`[topic] title — outlet`; the title gives way first when it is too long."""
-    prefix = f"[{trim(topic, 60)}] " if topic else ""
-    suffix = f" — {trim(outlet, 40)}" if outlet else ""
-    return prefix + trim(title, max(20, SUBJECT_MAX - len(prefix) - len(suffix))) + suffix
-
-
-def _also(story: StoryView) -> list[tuple[str, str]]:
-    return [(clean_line(name) or clean_line(url), clean_line(url)) for name, url in story.also]
-
-
-def _instant_text(
-    story: StoryView, title: str, outlet: str, topic: str, terms: list[str], tz: tzinfo
-) -> str:
-    lines = [f"New story on {topic}:"] if topic else []
-    lines += [title, f"{outlet} · {_when(story, tz)}"]
-    if terms:
-        lines.append("Matched: " + ", ".join(terms))
-    snippet = _snippet(story.snippet, terms, SNIPPET_MAX, _TEXT)
-    if snippet:
-        lines += ["", snippet]
-    lines += ["", f"Read it: {clean_line(story.url)}"]
-    also = _also(story)
-    if also:
-        lines += ["", "Also reported by:"] + [f"- {name}: {url}" for name, url in also]
-    return "\n".join(lines) + "\n"
-
-
-def _instant_markdown(
-    story: StoryView, title: str, outlet: str, topic: str, terms: list[str], tz: tzinfo
-) -> str:
-    lines = [md_escape(f"New story on {topic}")] if topic else []
-    lines += [f"**{_md_link(story.url, title)}**", md_escape(f"{outlet} · {_when(story, tz)}")]
-    if terms:
-        lines.append(md_escape("Matched: " + ", ".join(terms)))
-    snippet = _snippet(story.snippet, terms, SNIPPET_MAX, _MARKDOWN)
-    if snippet:
-        lines += ["", snippet]
-    also = _also(story)
-    if also:
-        lines += ["", "Also reported by: " + ", ".join(_md_link(u, n) for n, u in also)]
-    return "\n".join(lines) + "\n"
-
-
-_PAGE = (
-    '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-    '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n'
-    '<body style="margin:0;padding:16px;background:#ffffff;color:#1a1a1a;'
-    "font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;"
-    'font-size:16px;line-height:1.5">\n<div style="max-width:640px;margin:0 auto">\n'
-    "{body}</div>\n</body></html>\n"
-)
-_MUTED = "margin:0 0 8px;font-size:14px;color:#555555"
-_PARA = "margin:0 0 12px"
-
-
-def _instant_html(
-    story: StoryView, title: str, outlet: str, topic: str, terms: list[str], tz: tzinfo
-) -> str:
-    parts = []
-    if topic:
-        parts.append(f'<p style="{_MUTED}">New story on {html.escape(topic)}</p>')
-    parts.append(
-        '<h1 style="margin:0 0 8px;font-size:20px;line-height:1.3">'
-        f"{_html_link(story.url, title, 'color:#0b57d0;text-decoration:none')}</h1>"
-    )
-    parts.append(f'<p style="{_MUTED}">{html.escape(outlet)} · {html.escape(_when(story, tz))}</p>')
-    snippet = _snippet(story.snippet, terms, SNIPPET_MAX, _HTML)
-    if snippet:
-        parts.append(f'<p style="{_PARA}">{snippet}</p>')
-    if terms:
-        parts.append(f'<p style="{_MUTED}">Matched: {html.escape(", ".join(terms))}</p>')
-    button = "display:inline-block;padding:8px 16px;background:#0b57d0;color:#ffffff;"
-    button += "border-radius:4px;text-decoration:none"
-    parts.append(f'<p style="{_PARA}">{_html_link(story.url, "Read the story", button)}</p>')
-    parts.append(_visible_url(story.url, _PARA))
-    also = _also(story)
-    if also:
-        links = ", ".join(_html_link(url, name) for name, url in also)
-        parts.append(f'<p style="{_MUTED}">Also reported by: {links}</p>')
-    return _PAGE.format(body="".join(f"{p}\n" for p in parts))
+    lines = lines_of(story, tz)
+    return _message(templates or templates_for(), "instant", story=lines, topic=lines.topic)
 
 
 # -- digests ---------------------------------------------------------------------------------
@@ -354,88 +194,111 @@ def render_digest(
     period_end: datetime,
     tz: tzinfo,
     subscriber: str,
+    templates: Templates | None = None,
 ) -> Message:
     """One summary of a period's stories for one subscriber."""
-    groups = group_by_topic(stories)
+    groups = [
+        (topic, [lines_of(s, tz, DIGEST_SNIPPET_MAX) for s in group])
+        for topic, group in group_by_topic(stories)
+    ]
     count = len({s.url.strip() for s in stories})
-    noun = "story" if count == 1 else "stories"
-    period = format_period(period_start, period_end, tz, zone=False)
-    subject = trim(clean_line(f"balkanwatch digest: {count} {noun}, {period}"), SUBJECT_MAX)
-    heading = f"balkanwatch digest for {clean_line(subscriber)}"
-    summary = f"{count} {noun}, {format_period(period_start, period_end, tz)}"
-    return Message(
-        subject=subject,
-        text=_digest_text(groups, heading, summary, tz),
-        html=_digest_html(groups, heading, summary, tz),
-        markdown=_digest_markdown(groups, heading, summary, tz),
+    return _message(
+        templates or templates_for(),
+        "digest",
+        groups=groups,
+        count=count,
+        noun="story" if count == 1 else "stories",
+        subscriber=clean_line(subscriber),
+        period=format_period(period_start, period_end, tz, zone=False),
+        period_with_zone=format_period(period_start, period_end, tz),
     )
 
 
-def _outlets(story: StoryView) -> str:
-    names = [clean_line(story.outlet)] + [name for name, _ in _also(story)]
-    return ", ".join(n for n in names if n)
+# -- operator alerts -------------------------------------------------------------------------
 
 
-def _digest_text(
-    groups: list[tuple[str, list[StoryView]]], heading: str, summary: str, tz: tzinfo
-) -> str:
-    lines = [heading, summary]
-    if not groups:
-        lines += ["", "No new stories in this period."]
-    for topic, stories in groups:
-        lines += ["", f"== {topic or 'Other'} ({len(stories)}) =="]
-        for story in stories:
-            lines += ["", f"* {clean_line(story.title) or '(untitled)'}"]
-            lines.append(f"  {_outlets(story)} · {_when(story, tz)}")
-            snippet = _snippet(story.snippet, story.terms, DIGEST_SNIPPET_MAX, _TEXT)
-            if snippet:
-                lines.append(f"  {snippet}")
-            lines.append(f"  {clean_line(story.url)}")
-    return "\n".join(lines) + "\n"
+def render_operator(view: OperatorView, templates: Templates | None = None) -> Message:
+    """An outlet turned unhealthy, or recovered. The reason is an error message, which may quote
+    a URL: secrets are masked."""
+    clean = OperatorView(
+        outlet=clean_line(view.outlet),
+        state=clean_line(view.state),
+        previous=clean_line(view.previous),
+        reason=clean_line(mask_secrets(view.reason)),
+        command=clean_line(view.command),
+    )
+    return _message(templates or templates_for(), "operator", outlet=clean)
 
 
-def _digest_markdown(
-    groups: list[tuple[str, list[StoryView]]], heading: str, summary: str, tz: tzinfo
-) -> str:
-    lines = [f"**{md_escape(heading)}**", md_escape(summary)]
-    if not groups:
-        lines += ["", "No new stories in this period."]
-    for topic, stories in groups:
-        lines += ["", f"**{md_escape(topic or 'Other')}** ({len(stories)})"]
-        for story in stories:
-            title = clean_line(story.title) or "(untitled)"
-            meta = md_escape(f"{_outlets(story)} · {_when(story, tz)}")
-            lines.append(f"• {_md_link(story.url, title)} — {meta}")
-            snippet = _snippet(story.snippet, story.terms, DIGEST_SNIPPET_MAX, _MARKDOWN)
-            if snippet:
-                lines.append(snippet)
-    return "\n".join(lines) + "\n"
+# -- breaking stories ------------------------------------------------------------------------
 
 
-def _digest_html(
-    groups: list[tuple[str, list[StoryView]]], heading: str, summary: str, tz: tzinfo
-) -> str:
-    parts = [
-        f'<h1 style="margin:0 0 4px;font-size:20px">{html.escape(heading)}</h1>',
-        f'<p style="{_MUTED}">{html.escape(summary)}</p>',
-    ]
-    if not groups:
-        parts.append(f'<p style="{_PARA}">No new stories in this period.</p>')
-    for topic, stories in groups:
-        parts.append(
-            '<h2 style="margin:20px 0 8px;font-size:17px;border-bottom:1px solid #dddddd">'
-            f"{html.escape(topic or 'Other')} ({len(stories)})</h2>"
+@dataclass(frozen=True)
+class OutletLine:
+    """One outlet that carried a breaking story: its first copy, and how many it ran."""
+
+    outlet: str  # display title
+    time: datetime  # tz-aware
+    url: str
+    copies: int = 1
+
+
+@dataclass(frozen=True)
+class BreakingView:
+    """What a breaking alert shows: the story, its outlets earliest first, and the trigger."""
+
+    title: str
+    topic_titles: Sequence[str]
+    outlets: Sequence[OutletLine]
+    rule: str  # the subscriber's rule in words: "4 outlets within 2h"
+    threshold: int  # the rule's number of outlets
+    window_start: datetime  # the first copy of the window in which the story tipped
+    reached_at: datetime  # when the threshold-th outlet carried it
+
+
+@dataclass(frozen=True)
+class BreakingOutlet:
+    """An outlet line as the templates see it."""
+
+    when: str
+    outlet: str
+    link: Link  # the copy, labelled with the outlet
+    url: str
+    more: str  # " (+2 more copies)" or ""
+
+
+def render_breaking(view: BreakingView, tz: tzinfo, templates: Templates | None = None) -> Message:
+    """One alert when a story spreads: the subject names the story and how many outlets carry
+    it, the body lists each outlet with its time and link (wire copies at one outlet counted,
+    not listed), earliest first."""
+    title = clean_line(view.title) or "(untitled)"
+    topic = clean_line(", ".join(view.topic_titles))
+    count = len(view.outlets)
+    noun = "outlet" if count == 1 else "outlets"
+    minutes = max(0, round((view.reached_at - view.window_start).total_seconds() / 60))
+    summary = (
+        f"{count} {noun} carry this story; {view.threshold} of them within {minutes} min"
+        f" (your rule: {clean_line(view.rule)})."
+    )
+    outlets = [
+        BreakingOutlet(
+            when=format_time(o.time, tz),
+            outlet=clean_line(o.outlet),
+            link=link(o.url, clean_line(o.outlet) or clean_line(o.url)),
+            url=clean_line(o.url),
+            more=f" (+{o.copies - 1} more {'copy' if o.copies == 2 else 'copies'})"
+            if o.copies > 1
+            else "",
         )
-        for story in stories:
-            title = clean_line(story.title) or "(untitled)"
-            snippet = _snippet(story.snippet, story.terms, DIGEST_SNIPPET_MAX, _HTML)
-            parts.append(
-                '<div style="margin:0 0 14px">'
-                f'<div style="font-weight:bold">{_html_link(story.url, title)}</div>'
-                f'<div style="font-size:14px;color:#555555">'
-                f"{html.escape(_outlets(story))} · {html.escape(_when(story, tz))}</div>"
-                + (f'<div style="font-size:15px">{snippet}</div>' if snippet else "")
-                + _visible_url(story.url, "margin:0")
-                + "</div>"
-            )
-    return _PAGE.format(body="".join(f"{p}\n" for p in parts))
+        for o in view.outlets
+    ]
+    return _message(
+        templates or templates_for(),
+        "breaking",
+        title=title,
+        topic=topic,
+        count=count,
+        noun=noun,
+        summary=summary,
+        outlets=outlets,
+    )

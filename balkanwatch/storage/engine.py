@@ -174,25 +174,41 @@ class PostgresEngine(Engine):
                 "pip install 'balkanwatch[postgres]'"
             ) from None
         self.description = _without_password(url)
+        self._connect = lambda: psycopg.connect(
+            url, autocommit=True, row_factory=dict_row, connect_timeout=int(timeout)
+        )
+        self._error = psycopg.Error
+        self._transactions = 0  # open `transaction()` blocks: no reconnecting inside one
+        self.conn = self._open()
+
+    def _open(self) -> Any:
         try:
-            self.conn = psycopg.connect(
-                url, autocommit=True, row_factory=dict_row, connect_timeout=int(timeout)
-            )
-        except psycopg.Error as e:
+            return self._connect()
+        except self._error as e:
             message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise StorageError(f"{self.description}: cannot connect: {message}") from None
-        self._error = psycopg.Error
+
+    def _live(self) -> Any:
+        """The connection; a new one when the last was lost (the server restarted, a network
+        cut): the statement that met the loss failed, the daemon's next one need not. Never
+        inside a transaction: its rest would run outside it."""
+        if self.conn.broken:
+            if self._transactions:
+                raise StorageError(f"{self.description}: connection lost in a transaction")
+            self.conn.close()
+            self.conn = self._open()
+        return self.conn
 
     @staticmethod
     def _sql(sql: str) -> str:
         return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        cur = self.conn.execute(self._sql(sql), list(params))  # type: ignore[call-overload]
+        cur = self._live().execute(self._sql(sql), list(params))
         return list(cur.fetchall()) if cur.description else []
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        cur = self.conn.execute(self._sql(sql), list(params))  # type: ignore[call-overload]
+        cur = self._live().execute(self._sql(sql), list(params))
         return int(cur.rowcount)
 
     def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
@@ -200,20 +216,30 @@ class PostgresEngine(Engine):
             cur.executemany(self._sql(sql), [list(r) for r in rows])  # type: ignore[arg-type]
 
     def executescript(self, sql: str) -> None:
-        self.conn.execute(sql)  # type: ignore[call-overload]
+        self._live().execute(sql)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        if self.conn.info.transaction_status != 0:  # nested: ride along (0 = idle)
+        conn = self._live()
+        if conn.info.transaction_status != 0:  # nested: ride along (0 = idle)
             yield
             return
-        with self.conn.transaction():
-            yield
+        self._transactions += 1
+        try:
+            with conn.transaction():
+                yield
+        finally:
+            self._transactions -= 1
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
-        with self.conn.transaction():  # nested psycopg transactions are savepoints
-            yield
+        conn = self._live()
+        self._transactions += 1
+        try:
+            with conn.transaction():  # nested psycopg transactions are savepoints
+                yield
+        finally:
+            self._transactions -= 1
 
     @property
     def lock_rows(self) -> str:
@@ -235,4 +261,7 @@ def connect(database: str | Path, timeout: float = 60.0) -> Engine:
     """The engine for a `database` setting: a postgresql:// URL or a SQLite file path."""
     if is_postgres_url(database):
         return PostgresEngine(str(database), timeout)
+    if str(database).startswith(("postgresql:", "postgres:")):
+        # A URL that went through Path() lost a slash: never a SQLite file named like a URL.
+        raise StorageError(f"{_without_password(str(database))}: not a postgresql:// URL")
     return SQLiteEngine(database, timeout)

@@ -214,11 +214,23 @@ CREATE TABLE outlet_leases (
 );
 """
 
-# Version 3: the search index is ordered newest first (an order key per article, see
+# Version 3: what extraction learns per outlet from the outlet's own stored pages (issue 18):
+# the raw <title> (the site-name affix its titles share), the lines dropped as the outlet's
+# furniture (kept so the next crawl learns from the text as extracted, not from bodies already
+# cleaned: else a box once dropped would be forgotten and come back), and the script of
+# Serbian text. The index serves "an outlet's most recent pages".
+_V3_COMMON = """
+ALTER TABLE articles ADD COLUMN page_title TEXT;
+ALTER TABLE articles ADD COLUMN script TEXT;
+ALTER TABLE articles ADD COLUMN furniture TEXT;
+CREATE INDEX IF NOT EXISTS articles_outlet_recent ON articles(outlet, id);
+"""
+
+# Version 4: the search index is ordered newest first (an order key per article, see
 # balkanwatch.storage.search) and tagged with outlet and language; on SQLite it keeps only the index
 # (contentless FTS5, no copy of the folded text). Rebuilt from the articles, in Python: the index
 # holds folded words, and folding is balkanwatch.core.folding, not SQL.
-_V3_SQLITE = """
+_V4_SQLITE = """
 DROP TABLE IF EXISTS articles_search;
 CREATE VIRTUAL TABLE search_index USING fts5(
     title, body, tags, content='', detail=column, tokenize='unicode61'
@@ -228,7 +240,7 @@ CREATE TABLE search_docs (
     article_id INTEGER UNIQUE           -- NULL: a tombstone, the article was indexed again
 );
 """
-_V3_POSTGRESQL = """
+_V4_POSTGRESQL = """
 DROP TABLE IF EXISTS articles_search;
 CREATE TABLE articles_search (
     article_id BIGINT PRIMARY KEY REFERENCES articles(id),
@@ -242,11 +254,12 @@ CREATE INDEX articles_search_key ON articles_search (sort_key);
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", _V1_SQLITE, _V1_POSTGRESQL),
     Migration(2, "fold version of signatures; outlet leases", _V2_COMMON, _V2_COMMON),
+    Migration(3, "article page title and script", _V3_COMMON, _V3_COMMON),
     Migration(
-        3,
+        4,
         "search index ordered newest first, with tags",
-        _V3_SQLITE,
-        _V3_POSTGRESQL,
+        _V4_SQLITE,
+        _V4_POSTGRESQL,
         search.rebuild,
     ),
 )

@@ -23,7 +23,10 @@ class Outbox:
         # Who holds a lease: this host and process (so a killed holder is seen as gone) and
         # this connection (so two deliverers in one process still exclude each other).
         self.holder: Holder = this_holder()
-        self.lease_owner = self.holder.token
+
+    @property
+    def lease_owner(self) -> str:
+        return self.holder.token
 
     def queue_alert(self, row: dict[str, Any]) -> bool:
         """Add an alert unless one with the same dedup_key exists; True if added."""
@@ -45,7 +48,7 @@ class Outbox:
         return int(row["id"]) if row else None
 
     def due_alerts(
-        self, now_iso: str, kinds: tuple[str, ...] = ("instant", "digest", "operator")
+        self, now_iso: str, kinds: tuple[str, ...] = ("instant", "digest", "operator", "breaking")
     ) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(kinds))
         return self.engine.query(
@@ -77,6 +80,17 @@ class Outbox:
                 (now + lease, me, alert_id),
             )
         return True
+
+    def renew(self, alert_id: int, until: float) -> bool:
+        """Extend our lease to `until`; False if it is not ours any more (taken over after it ran
+        out, or the row was leased by nobody)."""
+        return (
+            self.engine.execute(
+                "UPDATE alerts SET lease_until = ? WHERE id = ? AND lease_owner = ?",
+                (until, alert_id, self.lease_owner),
+            )
+            == 1
+        )
 
     def release(self, alert_id: int) -> None:
         """Give up our lease; one that ran out and was taken over is the new holder's."""

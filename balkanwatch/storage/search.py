@@ -18,6 +18,7 @@ PostgreSQL, `articles_search` holds the key beside the tsvector, with a B-tree i
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -159,7 +160,7 @@ class Indexed:
 def index(engine: Engine, doc: Indexed) -> None:
     title, body, tagged = fold(doc.title), fold(doc.body), tags(doc.outlet, doc.language)
     if engine.dialect == "postgresql":
-        engine.execute(_PG_UPSERT, (doc.article_id, doc.key, title, body, tagged))
+        engine.execute(_PG_UPSERT, (doc.article_id, doc.key, ts_vector(title, body, tagged)))
         return
     engine.execute(
         "UPDATE search_docs SET article_id = NULL WHERE article_id = ?", (doc.article_id,)
@@ -175,11 +176,40 @@ def index(engine: Engine, doc: Indexed) -> None:
 
 
 _PG_UPSERT = (
-    "INSERT INTO articles_search (article_id, sort_key, doc) VALUES (?, ?, "
-    "setweight(to_tsvector('simple', ?), 'A') || to_tsvector('simple', ?) "
-    "|| setweight(to_tsvector('simple', ?), 'D')) "
+    "INSERT INTO articles_search (article_id, sort_key, doc) VALUES (?, ?, ?::tsvector) "
     "ON CONFLICT (article_id) DO UPDATE SET sort_key = excluded.sort_key, doc = excluded.doc"
 )
+# A word as FTS5's unicode61 tokenizer reads folded text: a run of letters and digits; anything
+# else (punctuation, "_", spaces) separates words. PostgreSQL gets the same words as a tsvector
+# literal, never its own parser, which keeps koha.net, 1.5 and north-east whole and would disagree.
+_WORD = re.compile(r"[^\W_]+")
+_MAX_POSITION = 16383  # tsvector positions stop there; later words share the last position
+_MAX_LEXEME = 2047  # bytes; longer "words" are not words anyone searches for
+# A tsvector holds at most 1 MB: words of a text past that (no news article comes near) are left
+# out of the PostgreSQL index rather than failing the article's ingest. Counted on the literal.
+_MAX_BYTES = 1_000_000
+
+
+def ts_vector(title: str, text: str, tagged: str = "") -> str:
+    """A tsvector literal of folded title and text (title words weighted A), plus the tag
+    words, weighted D."""
+    positions: dict[str, dict[str, None]] = {}  # word -> its positions, in order, once each
+    title_words = _WORD.findall(title)
+    start = len(title_words) + 2
+    size = 0
+    numbered = [*enumerate(title_words, 1), *enumerate(_WORD.findall(text), start)]
+    for n, word in numbered:
+        length = len(word.encode())
+        if length > _MAX_LEXEME:
+            continue
+        mark = f"{min(n, _MAX_POSITION)}" + ("A" if n < start else "")
+        size += len(mark) + 1 + (0 if word in positions else length + 4)
+        if size > _MAX_BYTES:
+            break
+        positions.setdefault(word, {})[mark] = None
+    for word in tagged.split():
+        positions.setdefault(word, {})[f"{_MAX_POSITION}D"] = None
+    return " ".join(f"'{w}':{','.join(p)}" for w, p in positions.items())
 
 
 def rebuild(engine: Engine, batch: int = 2000) -> int:
@@ -195,7 +225,8 @@ def rebuild(engine: Engine, batch: int = 2000) -> int:
         rows = [(d.key, fold(d.title), fold(d.body), tags(d.outlet, d.language)) for d in docs]
         if engine.dialect == "postgresql":
             engine.executemany(
-                _PG_UPSERT, [(d.article_id, *r) for d, r in zip(docs, rows, strict=True)]
+                _PG_UPSERT,
+                [(d.article_id, r[0], ts_vector(*r[1:])) for d, r in zip(docs, rows, strict=True)],
             )
         else:
             engine.executemany(
@@ -320,15 +351,15 @@ def _candidates(
         if q.sort == "relevance":
             sql = (
                 "SELECT sort_key AS key, article_id, "
-                "ts_rank(doc, to_tsquery('simple', ?)) AS score FROM articles_search "
-                "WHERE doc @@ to_tsquery('simple', ?) "
+                "ts_rank(doc, ?::tsquery) AS score FROM articles_search "
+                "WHERE doc @@ ?::tsquery "
                 "AND sort_key BETWEEN ? AND ? ORDER BY score DESC, sort_key LIMIT ? OFFSET ?"
             )
             params: Sequence[Any] = (expression, expression, lo, hi, size, offset)
         else:
             sql = (
                 "SELECT sort_key AS key, article_id, NULL AS score FROM articles_search "
-                "WHERE doc @@ to_tsquery('simple', ?) AND sort_key BETWEEN ? AND ? "
+                "WHERE doc @@ ?::tsquery AND sort_key BETWEEN ? AND ? "
                 "ORDER BY sort_key LIMIT ?"
             )
             params = (expression, lo, hi, size)

@@ -15,13 +15,16 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from balkanwatch.analysis.timeline import Timeline, copy_of
 from balkanwatch.analysis.topics import TopicMatch
+from balkanwatch.core.document import split_seed
 from balkanwatch.core.folding import FOLD_VERSION
 from balkanwatch.core.times import timestamp, utcnow
 from balkanwatch.storage import search
 from balkanwatch.storage.engine import Engine, connect, is_postgres_url
+from balkanwatch.storage.leases import OutletLeases
 from balkanwatch.storage.migrations import migrate
 from balkanwatch.storage.outbox import Outbox
 from balkanwatch.storage.search import SearchHit, SearchQuery, StoryLine
@@ -29,14 +32,23 @@ from balkanwatch.storage.search import SearchHit, SearchQuery, StoryLine
 _CHUNK = 500  # URLs per IN (...) query
 
 
-class Store(Outbox):
+class OutletRecent(NamedTuple):
+    titles: list[str]  # raw <title>s, newest first
+    bodies: list[str]  # bodies as extracted (furniture included), one per story, newest first
+
+
+class Store(Outbox, OutletLeases):
     """The balkanwatch database; one connection, one writer at a time within a process."""
 
     def __init__(self, database: str | Path, timeout: float = 60.0) -> None:
         self.database = str(database)
         self.path = Path(database) if not is_postgres_url(database) else None
         self.engine: Engine = connect(database, timeout)
-        migrate(self.engine, utcnow())
+        try:
+            migrate(self.engine, utcnow())
+        except BaseException:
+            self.engine.close()  # a refused or failed upgrade leaves no connection open
+            raise
         super().__init__(self.engine)
 
     def close(self) -> None:
@@ -125,6 +137,52 @@ class Store(Outbox):
         )
         return [r for r in rows if r["id"] != except_id]
 
+    # -- story timelines ----------------------------------------------------------------------
+
+    def story_timeline(self, story_id: int) -> Timeline:
+        """Every copy of a story (outlet, time, URL), earliest first; empty if unknown."""
+        return self.story_timelines([story_id])[story_id]
+
+    def story_timelines(self, story_ids: Iterable[int]) -> dict[int, Timeline]:
+        """`story_timeline` of each of these stories, in one query per 500."""
+        ids = list(dict.fromkeys(int(i) for i in story_ids))
+        rows: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            for r in self.engine.query(
+                "SELECT id, story_id, outlet, url, title, published, fetched_at FROM articles "
+                f"WHERE story_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                rows[int(r["story_id"])].append(r)
+        return {i: Timeline.of(i, [copy_of(r) for r in found]) for i, found in rows.items()}
+
+    def story_of(self, article_id: int) -> int | None:
+        """The story an article belongs to."""
+        row = self.engine.one("SELECT story_id FROM articles WHERE id = ?", (article_id,))
+        return int(row["story_id"]) if row and row["story_id"] is not None else None
+
+    def lock_story(self, story_id: int) -> None:
+        """Hold the story until this transaction ends, so that transactions adding copies of one
+        story at the same time (daemons on several hosts sharing PostgreSQL) read its timeline
+        one after the other, the later one seeing the earlier one's copy: otherwise each could
+        see one outlet short of a threshold they reach together. SQLite needs no lock: a write
+        transaction there holds the whole database (BEGIN IMMEDIATE)."""
+        if self.engine.dialect == "postgresql":
+            # the two-key form: its key space is apart from the migrations' single key
+            self.engine.execute(
+                "SELECT pg_advisory_xact_lock(8192, CAST(? AS integer))", (story_id % 2**31,)
+            )
+
+    def story_topics(self, story_id: int) -> list[str]:
+        """The topics any copy of the story matched, by name."""
+        rows = self.engine.query(
+            "SELECT DISTINCT m.topic FROM matches m JOIN articles a ON a.id = m.article_id "
+            "WHERE a.story_id = ? ORDER BY m.topic",
+            (story_id,),
+        )
+        return [r["topic"] for r in rows]
+
     def insert_article(self, row: dict[str, Any]) -> int:
         """Insert a new article; its story is itself unless `story_id` is given."""
         row = _with_fold_version(row)
@@ -145,6 +203,26 @@ class Store(Outbox):
         self.engine.execute(
             f"UPDATE articles SET {sets} WHERE id = ?", [*changes.values(), article_id]
         )
+
+    def outlet_recent(self, outlet: str, limit: int = 50) -> OutletRecent:
+        """The raw `<title>`s and the bodies as extracted of an outlet's `limit` most recent
+        articles: what extraction learns the outlet's title affix and furniture from.
+
+        One body per story (a story's copies and updates would make its own lines look like
+        the outlet's template); each with the furniture lines dropped from it put back.
+        """
+        rows = self.engine.query(
+            "SELECT story_id, page_title, text, furniture FROM articles WHERE outlet = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (outlet, limit),
+        )
+        titles = [r["page_title"] for r in rows if r["page_title"]]
+        bodies: dict[Any, str] = {}
+        for r in rows:
+            if r["story_id"] not in bodies:
+                body = split_seed(r["text"])[1]
+                bodies[r["story_id"]] = f"{body}\n{r['furniture']}" if r["furniture"] else body
+        return OutletRecent(titles=titles, bodies=list(bodies.values()))
 
     def signatures_since(self, since_iso: str) -> Iterator[tuple[str, str, bytes, float]]:
         """(key, story_id, signature, seen_at) rows for rebuilding the near-duplicate index;
@@ -348,6 +426,15 @@ class Store(Outbox):
                 (outlet, started_at),
             )
             is not None
+        )
+
+    def articles_by_hour(self, since_iso: str) -> list[dict[str, Any]]:
+        """(outlet, hour, n): articles stored per outlet and UTC hour (`2026-11-30T10`) since
+        then. Hours, not days: the caller counts days in its own time zone."""
+        return self.engine.query(
+            "SELECT outlet, substr(fetched_at, 1, 13) AS hour, count(*) AS n FROM articles "
+            "WHERE fetched_at >= ? GROUP BY outlet, substr(fetched_at, 1, 13)",
+            (since_iso,),
         )
 
     def outlet_state(self, outlet: str) -> str | None:
