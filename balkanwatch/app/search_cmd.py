@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from balkanwatch.analysis.query import QueryError, parse_moment, parse_query
@@ -222,7 +223,7 @@ def format_story(story: StoryLine, cfg: Config) -> str:
 
 def _archive(cfg: Config) -> Store:
     """The database, for reading: a missing one is an error, not created."""
-    if not cfg.database.exists():
+    if isinstance(cfg.database, Path) and not cfg.database.exists():
         raise ConfigError(
             f"{cfg.database}: no database yet (the daemon or `scrapy crawl outlets` creates it)"
         )
