@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from balkanwatch.analysis.query import parse_query
+from balkanwatch.storage.search import SearchHit, SearchQuery
 from balkanwatch.storage.store import Store
 from tests.support import FixtureSite, SMTPSink, article_page, crawl, rss, write_config
 
@@ -126,8 +128,8 @@ def test_crawl_stores_matches_and_alerts_once(
     assert db_rows(database, "SELECT status, count(*) FROM alerts GROUP BY status") == [("sent", 2)]
     assert "crawl-result fixture status=ok" in done.stderr
     store = Store(database)  # the crawl indexed what it stored, in any script
-    assert {r["title"] for r in store.search("kosov* nato")} == {STORIES[KOSOVO_NATO][0]}
-    assert len(store.search("kfor")) == 2
+    assert {h.title for h in search(store, "kosov* nato")} == {STORIES[KOSOVO_NATO][0]}
+    assert len(search(store, "kfor")) == 2
     store.close()
 
     # Second pass over the unchanged outlet: a 304 for the feed, no article fetched, no alert.
@@ -231,3 +233,7 @@ def test_a_page_without_article_text_is_recorded_and_costs_nothing_else(
     assert db_rows(cfg, "SELECT url FROM articles") == [(site.url(good),)]
     ((status, error),) = db_rows(cfg, "SELECT status, error FROM crawls")
     assert status == "ok" and "garbage: no article text" in error
+
+
+def search(store: Store, query: str) -> list[SearchHit]:
+    return store.search(SearchQuery(parse_query(query)))
