@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -37,13 +38,13 @@ from balkanwatch.analysis.discovery import (
     parse_feed,
     parse_sitemap,
     robots_sitemaps,
-    scan_article_links,
 )
 from balkanwatch.analysis.urls import canonical_url, is_own_domain, registered_domain
 from balkanwatch.core.config import Config, ConfigError, Outlet, load_config
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import parse_time, utcnow
 from balkanwatch.storage.store import Store
+from crawler.heal import Healer
 from crawler.items import ArticlePage
 from crawler.redirects import OffsiteRedirect
 
@@ -117,6 +118,15 @@ class OutletsSpider(scrapy.Spider):
         # What this pass asked for already: (outlet, URL) of sources, URLs of articles.
         self.sources_requested: set[tuple[str, str]] = set()
         self.articles_requested: set[str] = set()
+        # heal hook 1: the outlets' URL filters and source health (crawler/heal.py)
+        self.heal = Healer(self.store, self.config, self.targets, self.since)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # heal hook 2: decide and alert once idle, before the pipelines deliver and close
+        crawler.signals.connect(spider.heal.finish, signal=signals.spider_idle)
+        return spider
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -149,6 +159,8 @@ class OutletsSpider(scrapy.Spider):
             yield from self.source_request(outlet, url, self.parse_sitemap)
         if not outlet.feeds and not outlet.sitemaps:
             yield from self.source_request(outlet, outlet.homepage, self.parse_homepage)
+        else:  # heal hook 3: a dead or long-silent configured source: the fallback
+            yield from self.heal.start(self, outlet)
 
     def source_request(
         self, outlet: Outlet, url: str, callback: Any, optional: bool = False
@@ -156,6 +168,8 @@ class OutletsSpider(scrapy.Spider):
         """A feed, sitemap or homepage request, conditional on the validators stored for it;
         nothing if this pass asked for it already (a sitemap index that lists itself)."""
         if (outlet.name, url) in self.sources_requested:
+            return
+        if self.heal.skip(outlet, url):  # heal hook 4: a dead source is not polled
             return
         self.sources_requested.add((outlet.name, url))
         headers = {}
@@ -255,8 +269,16 @@ class OutletsSpider(scrapy.Spider):
             return
         # No feed: the robots.txt may name sitemaps, and the homepage's own links are scanned.
         yield from self.robots_request(outlet, response.url)
-        links = scan_article_links(html, response.url, outlet.own_domains(), outlet.article_pattern)
+        links = self.heal.homepage_links(outlet, html, response.url)  # heal hook 5
         yield from self.article_requests(outlet, links, source)
+
+    def heal_homepage(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
+        # heal hook 6: the fallback's homepage (announced feeds and article links)
+        yield from self.heal.parse_homepage(self, response, outlet, _charset(response))
+
+    def heal_robots(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
+        # heal hook 7: the fallback's robots.txt (the sitemaps it names)
+        yield from self.heal.parse_robots(self, response, outlet)
 
     def robots_request(self, outlet: Outlet, homepage: str) -> Iterator[scrapy.Request]:
         robots = urljoin(homepage, "/robots.txt")
@@ -280,6 +302,7 @@ class OutletsSpider(scrapy.Spider):
     ) -> Iterator[scrapy.Request]:
         run = self.runs[outlet.name]
         domains = outlet.own_domains()
+        links = self.heal.admit(outlet, links, source)  # heal hook 8: the outlet's URL filter
         fresh: dict[str, Link] = {}
         for link in self._recent(links):
             url = canonical_url(link.url, outlet.homepage)
@@ -325,7 +348,7 @@ class OutletsSpider(scrapy.Spider):
 
     # -- errors -----------------------------------------------------------------------------
 
-    def source_failed(self, failure: Failure) -> None:
+    def source_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         meta = failure.request.meta  # type: ignore[attr-defined]
         outlet = self.config.outlet(meta["outlet"])
         self.runs[outlet.name].requests += _sent(meta, failure)
@@ -335,6 +358,8 @@ class OutletsSpider(scrapy.Spider):
             )
             return
         self._source_error(outlet, meta["source"], _why(failure))
+        # heal hook 9: a configured source answering 404/410 starts the fallback
+        yield from self.heal.source_failed(self, outlet, meta["source"], _status(failure))
 
     def _source_error(self, outlet: Outlet, url: str, why: str) -> None:
         run = self.runs[outlet.name]
@@ -367,6 +392,8 @@ class OutletsSpider(scrapy.Spider):
     # -- end --------------------------------------------------------------------------------
 
     def closed(self, reason: str) -> None:
+        if reason == "finished":
+            self.heal.finish()  # heal hook 10: done at idle already; a no-op then
         finished = utcnow()
         with self.store.transaction():
             if reason == "finished":
@@ -472,6 +499,13 @@ def _by_policy(failure: Failure) -> bool:
     if isinstance(exc, OffsiteRedirect):  # the outlet moved somewhere: the operator must know
         return False
     return isinstance(exc, IgnoreRequest) and ("robots.txt" in text or "offsite" in text)
+
+
+def _status(failure: Failure) -> int | None:
+    from scrapy.spidermiddlewares.httperror import HttpError
+
+    exc = failure.value
+    return exc.response.status if isinstance(exc, HttpError) else None
 
 
 def _permanent(failure: Failure) -> bool:
