@@ -16,7 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from balkanwatch.analysis.linkclass import Verdict, classify_links, judge_url
-from balkanwatch.analysis.urltemplates import MIN_EXAMPLES, UrlFilter, learn_templates
+from balkanwatch.analysis.urltemplates import (
+    MIN_EXAMPLES,
+    UrlFilter,
+    learn_templates,
+    path_tokens,
+    query_ids,
+)
 
 __all__ = ["MAX_EXAMPLES", "OutletFilter", "merge_examples", "teaching_urls"]
 
@@ -41,6 +47,11 @@ def merge_examples(
     """This run's teaching URLs first, then the stored ones, without repeats, at most
     ``limit``: an outlet that changes its URL scheme is soon judged by the new one alone."""
     return list(dict.fromkeys([*teaching_urls(new), *stored]))[:limit]
+
+
+def _section_path(url: str) -> bool:
+    tokens = path_tokens(url)
+    return bool(tokens) and all(t.cls == "word" for t in tokens) and not query_ids(url)
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,8 @@ class OutletFilter:
             return ok, "matches article_pattern" if ok else "does not match article_pattern"
         score, why = judge_url(url)
         if score <= -10:  # navigation, an asset: never an article, learned or not
+            return False, why
+        if _section_path(url):  # /galerija/, /sport/fudbal/: words only name a listing
             return False, why
         if not self.learned:
             return True, "no templates yet"
