@@ -93,9 +93,9 @@ class Healer:
             urls = [canonical_url(lk.url, outlet.homepage) for lk in links]
             if teaching_urls(urls):
                 self.new_examples[name] = [*urls, *self.new_examples[name]]
-                examples = merge_examples(self.new_examples[name], self.stored_examples[name])
-                self.filters[name] = OutletFilter.build(outlet.article_pattern, examples)
-            url_filter = self.filters[name]
+            examples = merge_examples(self.new_examples[name], self.stored_examples[name])
+            url_filter = OutletFilter.build(outlet.article_pattern, examples, listed=urls)
+            self.filters[name] = url_filter
             kept = []
             for link, url in zip(links, urls, strict=True):
                 ok, why = url_filter.admits(url)
@@ -138,8 +138,11 @@ class Healer:
         the homepage must tell a frozen feed from a quiet outlet."""
         threshold = self.config.settings.empty_threshold
         sources = [h for (name, _), h in self.health.items() if name == outlet.name]
-        if any(h.dead or needs_probe(h, threshold) for h in sources):
-            yield from self._fallback(spider, outlet)
+        if any(h.dead for h in sources):
+            yield from self._fallback(spider, outlet, robots=True)
+        elif any(needs_probe(h, threshold) for h in sources):
+            # a probe: the homepage alone (and the feeds it announces), robots.txt once dead
+            yield from self._fallback(spider, outlet, robots=False)
 
     def source_failed(
         self, spider: Any, outlet: Outlet, url: str, status: int | None
@@ -149,22 +152,19 @@ class Healer:
         self.status[key] = status
         if key in self.health and is_dead_status(status):
             log.warning("Outlet %s: %s answers HTTP %s: falling back", outlet.name, url, status)
-            yield from self._fallback(spider, outlet)
+            yield from self._fallback(spider, outlet, robots=True)
 
     def _fallback_sources(self, name: str) -> set[str]:
         used = self.fallback.get(name)
         return set(used["feeds"]) | set(used["sitemaps"]) if used else set()
 
-    def _fallback(self, spider: Any, outlet: Outlet) -> Iterator[scrapy.Request]:
-        if outlet.name in self.fallback:
-            return
-        self.fallback[outlet.name] = {"feeds": [], "sitemaps": []}
-        yield from (
-            self._request(spider, outlet, outlet.homepage, spider.heal_homepage),
-            self._request(
-                spider, outlet, urljoin(outlet.homepage, "/robots.txt"), spider.heal_robots
-            ),
-        )
+    def _fallback(self, spider: Any, outlet: Outlet, robots: bool) -> Iterator[scrapy.Request]:
+        if outlet.name not in self.fallback:
+            self.fallback[outlet.name] = {"feeds": [], "sitemaps": []}
+            yield self._request(spider, outlet, outlet.homepage, spider.heal_homepage)
+        robots_url = urljoin(outlet.homepage, "/robots.txt")
+        if robots and (outlet.name, robots_url) not in spider.sources_requested:
+            yield self._request(spider, outlet, robots_url, spider.heal_robots)
 
     @staticmethod
     def _request(spider: Any, outlet: Outlet, url: str, callback: Any) -> scrapy.Request:

@@ -59,6 +59,22 @@ def test_feed_items_that_teach_and_the_ones_that_pass() -> None:
     assert pattern.admits(articles[0])[0] and not pattern.admits(f"{base}/a/123456.html")[0]
 
 
+def test_a_series_under_new_ids_neither_teaches_nor_passes() -> None:
+    base = "https://portal.example.ba"
+    articles = [
+        f"{base}/vijesti/bih/{slug}/{n}"
+        for n, slug in enumerate(
+            ["vlada-usvojila-novi-zakon", "protest-u-centru-grada", "snijeg-na-planinama-bosne"],
+            240600001,
+        )
+    ]
+    gallery = [f"{base}/galerija/foto-dana/{n}" for n in range(240514001, 240514004)]
+    listing = articles + gallery
+    assert teaching_urls(listing) == articles
+    url_filter = OutletFilter.build(None, merge_examples(listing, []), listed=listing)
+    assert [url_filter.admits(u)[0] for u in listing] == [True] * 3 + [False] * 3
+
+
 def test_merge_keeps_the_newest_examples_first() -> None:
     old = [f"https://x.example/a/{n}.html" for n in range(100000, 100300)]
     new = ["https://x.example/2026/12/01/novi-oblik-adrese-clanka/"]
@@ -233,12 +249,22 @@ def test_feed_answering_404_falls_back_and_alerts_once(
     site.routes["/feed/"].status = 404
     site.add("/rss/sve-vijesti.xml", feed_of(site, [2]), content_type="application/rss+xml")
     site.add("/", homepage(site, [0, 1, 2, 3], feed="/rss/sve-vijesti.xml"))
+    site.add(
+        "/robots.txt", f"Sitemap: {site.url('/sitemap-news.xml')}\n", content_type="text/plain"
+    )
+    site.add(
+        "/sitemap-news.xml",
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{site.url(article_path(3))}</loc></url></urlset>",
+        content_type="application/xml",
+    )
     crawled(cfg)
-    assert stored(cfg) == set(urls[:4])  # from the new feed and the homepage's links
+    assert stored(cfg) == set(urls[:4])  # from the new feed, the sitemap, the homepage's links
     [(subject, body)] = operator_mails(smtp)
     assert "vijesti" in subject
     assert site.url("/feed/") in body and "HTTP 404" in body
-    assert site.url("/rss/sve-vijesti.xml") in body
+    assert site.url("/rss/sve-vijesti.xml") in body and site.url("/sitemap-news.xml") in body
 
     before = len(site.requests("/feed/"))
     site.add("/rss/sve-vijesti.xml", feed_of(site, [4, 2]), content_type="application/rss+xml")

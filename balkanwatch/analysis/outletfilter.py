@@ -24,7 +24,7 @@ from balkanwatch.analysis.urltemplates import (
     query_ids,
 )
 
-__all__ = ["MAX_EXAMPLES", "OutletFilter", "merge_examples", "teaching_urls"]
+__all__ = ["MAX_EXAMPLES", "OutletFilter", "merge_examples", "series_names", "teaching_urls"]
 
 # Examples kept per outlet, newest first: enough for every URL form an outlet uses in a few
 # days of its feed, few enough that learning stays a few milliseconds.
@@ -37,8 +37,31 @@ _ADMITS = 2.0
 
 
 def teaching_urls(urls: Iterable[str]) -> list[str]:
-    """The listed URLs that may teach the outlet's article templates, in order."""
-    return [u for u in dict.fromkeys(urls) if judge_url(u)[0] >= _TEACHES]
+    """The listed URLs that may teach the outlet's article templates, in order: not the
+    items of a series (see ``series_names``)."""
+    urls = list(dict.fromkeys(urls))
+    series = series_names(urls)
+    return [u for u in urls if judge_url(u)[0] >= _TEACHES and _name(u) not in series]
+
+
+def _name(url: str) -> tuple[str, ...] | None:
+    """A URL's words without its numbers: ``/ktv/81568/koha-e-lajmeve/`` -> (ktv,
+    koha-e-lajmeve); None without a slug (nothing names the item but its id)."""
+    tokens = path_tokens(url)
+    if not any(t.cls == "slug" for t in tokens):
+        return None
+    return tuple(t.text for t in tokens if t.cls in ("word", "slug"))
+
+
+def series_names(urls: Iterable[str]) -> set[tuple[str, ...]]:
+    """Names that a listing carries under several ids: a photo gallery of the day, a TV
+    programme's episodes. Articles have one headline each; a series repeats its name."""
+    seen: dict[tuple[str, ...], set[str]] = {}
+    for url in urls:
+        name = _name(url)
+        if name is not None:
+            seen.setdefault(name, set()).add(url)
+    return {name for name, members in seen.items() if len(members) >= 2}
 
 
 def merge_examples(
@@ -61,13 +84,22 @@ class OutletFilter:
     pattern: str | None = None
     examples: tuple[str, ...] = ()
     learned: UrlFilter = field(default_factory=UrlFilter)
+    series: frozenset[tuple[str, ...]] = frozenset()
 
     @classmethod
-    def build(cls, pattern: str | None, examples: Sequence[str]) -> OutletFilter:
+    def build(
+        cls, pattern: str | None, examples: Sequence[str], listed: Iterable[str] = ()
+    ) -> OutletFilter:
+        """The filter from the configured pattern, else from the stored examples; ``listed``
+        (the listing about to be judged) names the series it carries."""
         if pattern:
             return cls(pattern=pattern, learned=UrlFilter.from_pattern(pattern))
         examples = tuple(examples)
-        return cls(examples=examples, learned=learn_templates(examples))
+        return cls(
+            examples=examples,
+            learned=learn_templates(examples),
+            series=frozenset(series_names(listed)),
+        )
 
     @property
     def source(self) -> str:
@@ -87,6 +119,8 @@ class OutletFilter:
             return False, why
         if _section_path(url):  # /galerija/, /sport/fudbal/: words only name a listing
             return False, why
+        if _name(url) in self.series:
+            return False, "one of a series (a name repeated under several ids)"
         if not self.learned:
             return True, "no templates yet"
         if self.learned.matches(url):
