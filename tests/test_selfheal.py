@@ -273,6 +273,8 @@ def test_feed_answering_404_falls_back_and_alerts_once(
     assert stored(cfg) == set(urls)
     assert len(site.requests("/feed/")) == before  # the dead feed is no longer polled
     assert len(operator_mails(smtp)) == 1
+    # The homepage scan judged links by the templates learned from the feed: no menu entry.
+    assert not {"/politika/", "/sport/", "/video/"} & set(site.requests())
 
     env = {**os.environ, "BALKANWATCH_CONFIG": str(cfg)}
     for command in ("status", "check-config"):
