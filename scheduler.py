@@ -1,7 +1,8 @@
 """balkanwatch daemon: `python scheduler.py` runs forever, `python scheduler.py --once` one cycle.
 
 Crawls each enabled outlet on its own interval (each crawl a child `scrapy crawl outlets`),
-delivers alerts and digests, and stops cleanly on SIGINT/SIGTERM.
+delivers alerts and digests, reloads the configuration on SIGHUP and stops cleanly on
+SIGINT/SIGTERM. `--once` exits 1 when no outlet was crawled successfully.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+from pathlib import Path
 
-from balkanwatch.app.daemon import main_async
-from balkanwatch.core.config import ConfigError, load_config
+from balkanwatch.app.daemon import load_snapshot, main_async
+from balkanwatch.core.config import DEFAULT_CONFIG_DIR, ConfigError
 from balkanwatch.core.secrets import mask_secrets
 
 
@@ -28,8 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         help="Scrapy setting for the child crawls (repeatable)",
     )
     args = p.parse_args(argv)
+    source = Path(os.environ.get("BALKANWATCH_CONFIG") or DEFAULT_CONFIG_DIR)
     try:
-        config = load_config()
+        config = load_snapshot(source)  # what the daemon and its children run on until SIGHUP
     except ConfigError as e:
         print(f"balkanwatch: {mask_secrets(str(e))}", file=sys.stderr)
         return 1
@@ -39,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scrapy_args = [x for s in args.scrapy_settings for x in ("-s", s)]
-    return asyncio.run(main_async(config, args.once, scrapy_args))
+    return asyncio.run(main_async(config, args.once, scrapy_args, source))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ The spider calls in at a few points (see the `heal` hooks in crawler/spiders/out
 every listing's links pass `admit` (the outlet's one URL filter, which also learns the outlet's
 templates from its feed and sitemap items and counts what each configured source brought), the
 homepage scan asks `homepage_links`, `skip` keeps dead sources unpolled, `source_failed` and
-`start` begin the fallback, and `finish` decides, stores and alerts once the crawl is idle
-(before the item pipelines close, so the alert goes out with this crawl's deliveries).
+`start` begin the fallback, and `finish` decides, stores and alerts as each outlet's crawl
+ends normally (a `before_finish` hook of crawler/context.py; before the item pipelines close,
+so the alert goes out with this crawl's deliveries).
 
 The decisions are pure (`balkanwatch.analysis.outletfilter`, `balkanwatch.analysis.selfheal`);
 this module keeps the run's observations and talks to the store.
@@ -81,7 +82,7 @@ class Healer:
         self.fallback: dict[str, dict[str, list[str]]] = {}  # outlet -> feeds, sitemaps used
         self.rejected: dict[str, int] = defaultdict(int)
         self.run_unseen: set[str] = set()
-        self.finished = False
+        self.finished: set[str] = set()
 
     # -- the outlet's URL filter --------------------------------------------------------------
 
@@ -170,6 +171,7 @@ class Healer:
     def _request(spider: Any, outlet: Outlet, url: str, callback: Any) -> scrapy.Request:
         # Unconditional: a 304 would hide the announced feeds and the links scanned.
         spider.sources_requested.add((outlet.name, url))
+        spider.ctx.hold(outlet.name)  # released by the tracked callback or the errback
         robots = url.endswith("/robots.txt")
         return scrapy.Request(
             url,
@@ -192,11 +194,11 @@ class Healer:
         if not spider._source_response(response, outlet):
             return
         source = response.meta["source"]
-        spider.sources[source].pointer = True  # read in full every time: never revalidated
+        spider.ctx.sources[source].pointer = True  # read in full every time: never revalidated
         if not isinstance(response, TextResponse):
             spider._source_error(outlet, source, "homepage is not HTML")
             return
-        spider.runs[outlet.name].sources_ok += 1
+        spider.ctx.runs[outlet.name].sources_ok += 1
         html = decode_html(response.body, charset, outlet.language or None).text
         used = self.fallback[outlet.name]
         for url in autodiscover_feeds(html, response.url)[:3]:
@@ -208,7 +210,7 @@ class Healer:
         yield from spider.article_requests(outlet, links, HOMEPAGE)
 
     def parse_robots(self, spider: Any, response: Response, outlet: Outlet) -> Iterator[Any]:
-        spider.runs[outlet.name].requests += 1 + int(response.meta.get("redirect_times", 0))
+        spider.ctx.runs[outlet.name].requests += 1 + int(response.meta.get("redirect_times", 0))
         if response.status != 200 or not isinstance(response, TextResponse):
             return
         used = self.fallback[outlet.name]
@@ -222,20 +224,22 @@ class Healer:
 
     # -- the end of the crawl -----------------------------------------------------------------
 
-    def finish(self) -> None:
-        """Store what was learned and each configured source's health; one operator alert per
-        source found dead. Runs once, when the crawl is idle."""
-        if self.finished:
+    def finish(self, name: str) -> None:
+        """Store what was learned from the outlet and its configured sources' health; one
+        operator alert per source found dead. Runs once per outlet, as its crawl ends."""
+        if name in self.finished:
             return
-        self.finished = True
+        self.finished.add(name)
         now, threshold = utcnow(), self.config.settings.empty_threshold
         with self.store.transaction():
-            for name, new in self.new_examples.items():
+            if new := self.new_examples.get(name):
                 examples = merge_examples(new, self.stored_examples[name])
                 url_filter = self.filters[name].learned
                 self.store.save_outlet_templates(name, examples, url_filter.to_json())
-            for key, health in self.health.items():
-                name, url = key
+            for key, health in list(self.health.items()):
+                if key[0] != name:
+                    continue
+                url = key[1]
                 homepage_new = self.homepage_unseen.get(name, set()) - self.unseen_listed[name]
                 after = after_run(
                     health,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class ArticlePage:
     url: str  # canonical form of the URL that was requested
     outlet: str
-    html: bytes
+    html: bytes = field(repr=False)  # logged items would carry whole pages
     charset: str | None  # what the HTTP header declared; decoded by balkanwatch.analysis.charset
     response_url: str  # after redirects
     fetched_at: str

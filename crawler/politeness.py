@@ -3,7 +3,8 @@ outlet's own hosts only.
 
 The defaults (a 1 s delay adapted by AutoThrottle, two requests at a time per host) suit a real
 news site; an outlet that asks for slower crawling, or a local mirror that can take more, gets its
-own download slot settings, without changing them for every other outlet.
+own download slot settings (DOWNLOAD_SLOTS, set by the add-on in crawler/context.py), without
+changing them for every other outlet.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.settings import BaseSettings
 
-from balkanwatch.core.config import Config, ConfigError, load_config
+from balkanwatch.core.config import Config
 
 FIXED_HOSTS = "BALKANWATCH_FIXED_DELAY_HOSTS"
 
@@ -35,23 +35,6 @@ def slot_settings(config: Config) -> dict[str, dict[str, Any]]:
             for host in outlet.own_domains():
                 slots[urlsplit(f"//{host}").hostname or host] = entry
     return slots
-
-
-class OutletPoliteness:
-    """Scrapy add-on: turns the outlets' politeness keys into DOWNLOAD_SLOTS."""
-
-    def update_settings(self, settings: BaseSettings) -> None:
-        try:
-            config = load_config()
-        except ConfigError:
-            return  # the spider reports configuration errors
-        slots = slot_settings(config)
-        if not slots:
-            return
-        merged = {**slots, **settings.getdict("DOWNLOAD_SLOTS")}  # explicit -s settings win
-        settings.set("DOWNLOAD_SLOTS", merged, priority="addon")
-        fixed = sorted(h for h, e in slots.items() if "delay" in e)
-        settings.set(FIXED_HOSTS, fixed, priority="addon")
 
 
 class FixedDelayMiddleware:

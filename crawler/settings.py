@@ -7,11 +7,17 @@ Anything a test or an operator needs to change can be overridden on the command 
 BOT_NAME = "balkanwatch"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+# `scrapy crawl` with balkanwatch's exit status and argument checks (crawler/commands/crawl.py).
+COMMANDS_MODULE = "crawler.commands"
 
-# Politeness: robots.txt obeyed, an honest user agent (replaced by settings.yaml's user_agent),
-# few requests per domain and AutoThrottle adapting the delay to each server's latency.
+# settings.yaml's crawl keys (user_agent, log_level, outlet_timeout, the outlets' politeness) are
+# set by the add-on, which also builds the crawl's one configuration context (crawler/context.py).
+# Not here: this module's values would outrank the add-on's. `-s NAME=value` outranks both.
+ADDONS = {"crawler.context.Balkanwatch": 0}
+
+# Politeness: robots.txt obeyed, an honest user agent (settings.yaml's user_agent), few requests
+# per domain and AutoThrottle adapting the delay to each server's latency.
 ROBOTSTXT_OBEY = True
-USER_AGENT = "balkanwatch/0.1 (+https://example.org/contact)"
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
@@ -25,8 +31,9 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 OUTLET_STAGGER = 0.2
 
 # Outlets may set their own crawl_delay / concurrency in outlets.yaml (crawler/politeness.py).
-ADDONS = {"crawler.politeness.OutletPoliteness": 0}
 DOWNLOADER_MIDDLEWARES = {
+    # An outlet that is done (deadline, shutdown) sends nothing more (crawler/deadline.py).
+    "crawler.deadline.OutletDeadlineMiddleware": 10,
     "crawler.politeness.FixedDelayMiddleware": 50,
     # Redirects are followed only on the outlet's own origins (crawler/redirects.py).
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
@@ -35,7 +42,15 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.redirects.OwnOriginRedirectMiddleware": 600,
 }
 
-# Limits: a slow or huge page must not hold up a crawl.
+# Limits: a slow or huge page must not hold up a crawl. Each outlet also has its own budget
+# (OUTLET_TIMEOUT, from settings.yaml outlet_timeout; 0 is none) and the daemon gives its children
+# a moment (CRAWL_DEADLINE, epoch seconds) when every outlet is cut: at either, the outlet's
+# downloads in flight are cut and its record written.
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.deadline.OutletDownloadHandler",
+    "https": "crawler.deadline.OutletDownloadHandler",
+}
+CRAWL_DEADLINE = 0
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
@@ -60,5 +75,4 @@ ITEM_PIPELINES = {
 }
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

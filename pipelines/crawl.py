@@ -25,8 +25,11 @@ from balkanwatch.analysis.urls import canonical_url, is_own_domain
 from balkanwatch.core.config import Outlet
 from balkanwatch.core.document import Document, seed_text
 from balkanwatch.delivery.alerts import Deliverer
+from crawler.context import CrawlContext, context_of
 from crawler.items import ArticlePage
+from crawler.runs import INTERRUPTED
 from pipelines.ingest import Ingester, IngestResult
+from pipelines.outlet_hints import OutletHints
 
 # Heavy stages (trafilatura, the MinHash index) are loaded on the first article, not at start: a
 # poll that finds nothing new (the common case, every few minutes) then costs little CPU.
@@ -34,14 +37,16 @@ from pipelines.ingest import Ingester, IngestResult
 log = logging.getLogger(__name__)
 
 
-def _extract_in_worker(page: ArticlePage) -> tuple[dict[str, Any] | None, str | None]:
+def _extract_in_worker(
+    page: ArticlePage, hints: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str | None]:
     """Runs in a worker process (a mislabelled page costs a few ms to decode); returns plain
     data so it pickles cheaply, and how the page was decoded when not as it declared."""
     from balkanwatch.analysis.charset import decode_html
     from balkanwatch.analysis.extract import extract_article
 
     decoded = decode_html(page.html, page.charset, page.language)
-    result = extract_article(decoded.text, page.response_url)
+    result = extract_article(decoded.text, page.response_url, **hints)  # issue 18: outlet hints
     return (asdict(result) if result else None), decoded.note
 
 
@@ -71,23 +76,29 @@ def to_document(page: ArticlePage, ex: Any, outlet: Outlet) -> Document:
         sitename=ex.sitename,
         aliases=tuple(sorted(aliases)),
         fetched_at=page.fetched_at,
+        # issue 18: what the next crawl learns the outlet's title affix and furniture from
+        page_title=ex.page_title,
+        script=ex.script,
+        furniture=tuple(ex.furniture),
     )
 
 
 class ExtractPipeline:
     """ArticlePage -> Document, extracted with trafilatura in worker processes."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, ctx: CrawlContext, workers: int) -> None:
+        self.ctx = ctx
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         workers = crawler.settings.getint("EXTRACT_WORKERS") or (os.cpu_count() or 1)
-        return cls(workers)
+        return cls(context_of(crawler), workers)
 
-    def open_spider(self, spider: Spider) -> None:
-        self.spider = spider
+    def open_spider(self, spider: Spider | None = None) -> None:  # Scrapy < 2.14 passes it
+        # issue 18: the outlet's title, stored <title>s and furniture, learned once per crawl
+        self.hints = OutletHints(self.ctx.store)
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
@@ -98,21 +109,23 @@ class ExtractPipeline:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self.pool
 
-    def close_spider(self, spider: Spider) -> None:
+    def close_spider(self, spider: Spider | None = None) -> None:  # Scrapy < 2.14 passes it
         if self.pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        future = self._pool().submit(_extract_in_worker, item)
+        if self.ctx.is_done(item.outlet):  # timed out or interrupted: recorded without it
+            raise DropItem(f"{item.url}: the outlet's crawl had ended", log_level="DEBUG")
+        outlet = self.ctx.config.outlet(item.outlet)
+        future = self._pool().submit(_extract_in_worker, item, self.hints.of(outlet).arguments())
         data, decoding = await asyncio.wrap_future(future)
         if decoding:
             log.info("Outlet %s: %s: %s", item.outlet, item.url, decoding)
         if data is None:
-            self.spider.runs[item.outlet].errors.append(f"{item.url}: no article text")  # type: ignore[attr-defined]
+            self.ctx.runs[item.outlet].errors.append(f"{item.url}: no article text")
             raise DropItem(f"No article text in {item.url}")
-        outlet = self.spider.config.outlet(item.outlet)  # type: ignore[attr-defined]
         from balkanwatch.analysis.extract import Extracted
 
         return to_document(item, Extracted(**data), outlet)
@@ -131,13 +144,19 @@ class IngestPipeline:
     on the next poll since nothing of it reached the seen-set.
     """
 
-    def open_spider(self, spider: Spider) -> None:
-        self.spider = spider
-        self.store = spider.store  # type: ignore[attr-defined]
-        self.deliverer = Deliverer(self.store, spider.config)  # type: ignore[attr-defined]
+    def __init__(self, ctx: CrawlContext) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.deliverer = Deliverer(self.store, ctx.config)
         self._ingester: Ingester | None = None
         self.batch: list[tuple[Document, asyncio.Future[IngestResult]]] = []
         self._timer: asyncio.TimerHandle | None = None
+        # An outlet's record counts what the batch in flight stores: flushed before it is written.
+        ctx.before_finish.append(lambda outlet: self.flush())
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> IngestPipeline:
+        return cls(context_of(crawler))
 
     @property
     def ingester(self) -> Ingester:
@@ -145,7 +164,7 @@ class IngestPipeline:
             from balkanwatch.analysis.topics import TopicMatcher
             from pipelines.ingest import build_index
 
-            config = self.spider.config  # type: ignore[attr-defined]
+            config = self.ctx.config
             index = build_index(self.store, window_days=config.settings.dedup_window_days)
             self._ingester = Ingester(self.store, config, TopicMatcher(config.topics), index)
         return self._ingester
@@ -153,6 +172,8 @@ class IngestPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Document):
             return item
+        if self.ctx.is_done(item.outlet):
+            raise DropItem(f"{item.url}: the outlet's crawl had ended", log_level="DEBUG")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[IngestResult] = loop.create_future()
         self.batch.append((item, future))
@@ -161,8 +182,12 @@ class IngestPipeline:
         elif self._timer is None:
             self._timer = loop.call_later(BATCH_DELAY, self.flush)
         result = await future
-        self._record(item, result)
-        return {"url": item.url, "status": result.status, "topics": result.topics}
+        return {
+            "url": item.url,
+            "outlet": item.outlet,
+            "status": result.status,
+            "topics": result.topics,
+        }
 
     def flush(self) -> None:
         if self._timer is not None:
@@ -182,14 +207,15 @@ class IngestPipeline:
                         outcomes.append(e)
         except Exception as e:  # the commit itself failed: nothing of the batch is stored
             outcomes = [e] * len(batch)
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
+        for (doc, future), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 future.set_exception(outcome)
             else:
+                self._count(doc, outcome)  # now: the outlet's record may be written next
                 future.set_result(outcome)
 
-    def _record(self, item: Document, result: IngestResult) -> None:
-        run = self.spider.runs[item.outlet]  # type: ignore[attr-defined]
+    def _count(self, item: Document, result: IngestResult) -> None:
+        run = self.ctx.runs[item.outlet]
         if result.status in ("new", "duplicate"):
             run.new_articles += 1
         run.matched += bool(result.topics)
@@ -202,7 +228,10 @@ class IngestPipeline:
             f" matched {', '.join(result.topics)}" if result.topics else "",
         )
 
-    async def close_spider(self, spider: Spider) -> None:
+    async def close_spider(self, spider: Spider | None = None) -> None:
+        self.flush()
+        if any(run.ended == INTERRUPTED for run in self.ctx.runs.values()):
+            return  # stopped: no new work; the daemon (or the next crawl) delivers the queue
         report = await self.deliverer.deliver_due()
         if report.attempted:
             log.info("Alerts: %s", report)

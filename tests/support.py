@@ -36,6 +36,7 @@ class Route:
     last_modified: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drip: float = 0.0  # send the body a byte every `drip` seconds (a site that barely answers)
 
 
 class FixtureSite:
@@ -73,9 +74,11 @@ class FixtureSite:
                 if fresh and route.status == 200:
                     return self._send(304, b"", None, extra)
                 body = route.body() if callable(route.body) else route.body
-                self._send(route.status, body, route.content_type, extra)
+                self._send(route.status, body, route.content_type, extra, route.drip)
 
-            def _send(self, status: int, body: bytes, ctype: str | None, extra: dict) -> None:
+            def _send(
+                self, status: int, body: bytes, ctype: str | None, extra: dict, drip: float = 0.0
+            ) -> None:
                 with site._lock:
                     site.sent.append((self.path, status, len(body)))
                 self.send_response(status)
@@ -85,7 +88,15 @@ class FixtureSite:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if body:
+                if drip:
+                    try:
+                        for i in range(len(body)):
+                            self.wfile.write(body[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(drip)
+                    except OSError:  # the client gave up: what a dripping site sees
+                        self.close_connection = True
+                elif body:
                     self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:

@@ -66,13 +66,17 @@ def test_reconcile_with_article_body(body: str, article_body: str, expected: str
 def test_furniture_learnt_from_an_outlets_pages_is_dropped() -> None:
     box = "Subscribe to our newsletter and get the Balkans briefing every morning"
     credit = "Photo: Agency Beta / Ivan Ivanović"
+    background = "Kosovo declared independence in 2008 and Serbia does not recognise it."
     others = [
         f"Story one has its own first paragraph about Skopje.\n{credit}\n{box}",
-        f"Story two reports on the assembly in Podgorica.\n{box}",
+        f"Story two reports on the assembly in Podgorica.\n{box}\n{background}",
         f"Story three covers a strike in Tuzla.\n{credit}\n{box}",
-        "Story four has no boxes at all, only its text about Zagreb.",
+        f"Story four has no boxes at all, only its text about Zagreb.\n{background}",
+        f"Story five is about the harvest in Vojvodina.\n{credit}\n{box}",
+        f"Story six is about trains from Belgrade to Budapest.\n{box}",
     ]
     furniture = learn_furniture(others)
+    # the background paragraph two stories share is theirs: three pages are the least
     assert furniture == {
         "subscribe to our newsletter and get the balkans briefing every morning",
         "photo agency beta ivan ivanović",
@@ -81,6 +85,8 @@ def test_furniture_learnt_from_an_outlets_pages_is_dropped() -> None:
         f"New story about Prizren and its festival.\nAnalysis\n{credit}\nSecond paragraph.\n{box}"
     )
     assert drop_furniture(body, furniture) == (
-        "New story about Prizren and its festival.\nAnalysis\nSecond paragraph."
+        "New story about Prizren and its festival.\nAnalysis\nSecond paragraph.",
+        (credit, box),
     )
-    assert learn_furniture(others[:1]) == set()  # one page proves nothing
+    assert drop_furniture(f"{box}\n{credit}", furniture) == (f"{box}\n{credit}", ())
+    assert learn_furniture(others[:4]) == set()  # a few pages prove nothing

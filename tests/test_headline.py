@@ -146,6 +146,33 @@ CASES = [
         "Vlada usvojila budžet",
         id="masthead-h1s-ignored",
     ),
+    pytest.param(
+        doc(
+            ld({"@type": "NewsArticle", "headline": "Vlada usvojila budžet za 2027. godinu"})
+            + meta("og:title", "Vlada usvojila budžet za 2027. godinu | Example Daily"),
+            "<article><h1>Budžet usvojen posle duge rasprave</h1></article>",
+        ),
+        "Vlada usvojila budžet za 2027. godinu",
+        id="agreed-declaration-over-a-heading-that-matches-none",
+    ),
+    pytest.param(
+        doc(
+            ld({"@type": "NewsArticle", "headline": "Vlada usvojila budžet za 2027. godinu"})
+            + meta("og:title", "Budžet usvojen: opozicija napustila salu"),
+            "<article><h1>Budžet usvojen posle duge rasprave</h1></article>",
+        ),
+        "Budžet usvojen posle duge rasprave",
+        id="declarations-that-disagree-leave-the-visible-heading",
+    ),
+    pytest.param(
+        doc(
+            ld({"@type": "NewsArticle", "headline": "Sjever Kosova: Vlada usvojila budžet"})
+            + meta("og:title", "Sjever Kosova: Vlada usvojila budžet"),
+            "<p class='section'>Sjever Kosova</p><article><h1>Vlada usvojila budžet</h1></article>",
+        ),
+        "Vlada usvojila budžet",
+        id="kicker-outside-the-heading-keeps-the-visible-heading",
+    ),
     pytest.param(doc("", "<p>nothing here</p>"), None, id="none-declared"),
 ]
 
@@ -180,6 +207,33 @@ def test_site_suffix_learnt_from_the_outlets_other_pages_only() -> None:
     extracted = extract_article(page.replace("</body>", f"<article>{BODY}</article></body>"), url)
     assert extracted is not None and extracted.page_title is not None
     assert extracted.page_title.endswith("~ Prishtina Insight Weekly")  # what the outlet stores
+
+
+GLUED = [  # an outlet that glues the section to the headline with a bare hyphen
+    "장동혁 대표, 최고위 회의 주재-정치ㅣ한국일보",
+    "서울 아파트값 다시 올라-경제ㅣ한국일보",
+    "폭설로 항공편 무더기 결항-사회ㅣ한국일보",
+    "한국일보",
+]
+
+
+def test_glued_section_label_learnt_from_the_outlets_titles() -> None:
+    page = doc(
+        meta("og:title", "여야, 예산안 처리 합의-정치ㅣ한국일보") + meta("og:site_name", "한국일보")
+    )
+    url = "https://www.hankookilbo.com/News/Read/A2026"
+    assert headline(document_fromstring(page), url) == "여야, 예산안 처리 합의-정치"
+    assert headline(document_fromstring(page), url, known_titles=GLUED) == "여야, 예산안 처리 합의"
+    compound = [  # one headline ending in a hyphenated compound is no pattern
+        "Sastanak Vučić-Kurti u Briselu | N1",
+        "Budžet usvojen | N1",
+        "Protest u Prištini | N1",
+        "Izbori u oktobru | N1",
+    ]
+    kept = doc(meta("og:title", "Novi sastanak Vučić-Kurti | N1"))
+    assert headline(document_fromstring(kept), url, known_titles=compound) == (
+        "Novi sastanak Vučić-Kurti"
+    )
 
 
 @pytest.mark.parametrize(

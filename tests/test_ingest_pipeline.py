@@ -7,14 +7,12 @@ import asyncio
 import random
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from balkanwatch.core.config import Outlet, load_config
 from balkanwatch.core.document import Document
-from balkanwatch.storage.store import Store
-from crawler.spiders.outlets import OutletRun
+from crawler.context import CrawlContext
 from pipelines.crawl import IngestPipeline, to_document
 from tests.support import write_config
 
@@ -56,10 +54,9 @@ def pipeline(tmp_path: Path) -> IngestPipeline:
     cfg = load_config(
         write_config(tmp_path / "cfg", [{"name": "a", "homepage": "https://a.example/"}]), env={}
     )
-    spider = SimpleNamespace(config=cfg, store=Store(cfg.database), runs={"a": OutletRun("a")})
-    p = IngestPipeline()
-    p.open_spider(spider)  # type: ignore[arg-type]
-    return p
+    ctx = CrawlContext(cfg)
+    ctx.select(["a"])
+    return IngestPipeline(ctx)
 
 
 def test_a_bad_article_in_a_batch_costs_only_itself(pipeline: IngestPipeline) -> None:
@@ -76,7 +73,7 @@ def test_a_bad_article_in_a_batch_costs_only_itself(pipeline: IngestPipeline) ->
     assert [r["status"] for r in (results[0], results[2])] == ["new", "new"]  # type: ignore[index]
     urls = [r["url"] for r in pipeline.store.rows("SELECT url FROM articles ORDER BY id")]
     assert urls == [doc(1).url, doc(3).url]
-    assert pipeline.spider.runs["a"].new_articles == 2  # type: ignore[attr-defined]
+    assert pipeline.ctx.runs["a"].new_articles == 2
 
 
 def test_many_articles_are_written_in_few_transactions(pipeline: IngestPipeline) -> None:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from balkanwatch.analysis.query import parse_query
 from balkanwatch.core.folding import FOLD_VERSION
 from balkanwatch.storage.engine import SQLiteEngine, StorageError, connect
 from balkanwatch.storage.migrations import LATEST, current_version, migrate
+from balkanwatch.storage.search import SearchQuery
 from balkanwatch.storage.store import Store
 from pipelines.ingest import build_index
 
@@ -41,7 +43,9 @@ def test_a_release_0_1_database_upgrades_in_place_and_keeps_every_row(old_db: Pa
     assert current_version(store.engine) == LATEST
     assert counts(old_db) == before
     # The upgraded database works: search, the outbox, health state and matches as records.
-    assert sorted(r["outlet"] for r in store.search("kosov*")) == ["koha", "n1", "rts"]
+    # Search works on the index migration 3 rebuilt from the articles.
+    hits = store.search(SearchQuery(parse_query("kosov*")))
+    assert sorted(h.outlet for h in hits) == ["koha", "n1", "rts"]
     assert len(store.due_alerts("2027-01-01T00:00:00+00:00")) == 3
     assert store.outlet_state("rts") == "failing"
     match = store.match(1, "kosovo")

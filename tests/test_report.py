@@ -218,9 +218,7 @@ def test_search_text(archive: dict[str, str]) -> None:
         ("pristina", ["Takim në Priština për energjinë"]),
         ("Ђурић", ["Đurić: dijalog Kosovo i Srbija se nastavlja"]),
         ("djuric kosovo", ["Đurić: dijalog Kosovo i Srbija se nastavlja"]),
-        ("kosovo skoplje", []),  # every word must appear
-        ('"; DROP TABLE articles; --', []),
-        ("NEAR(kosovo beograd) OR *", []),  # FTS syntax is taken as words, not run
+        ("kosovo skoplje", []),  # every word must appear (malformed input: test_search.py)
     ],
 )
 def test_search_is_script_and_accent_insensitive(

@@ -26,11 +26,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from balkanwatch.analysis.dedup import StoryIndex
+from balkanwatch.analysis.query import parse_query
 from balkanwatch.analysis.topics import TopicMatcher
 from balkanwatch.app import web
 from balkanwatch.core.config import Config, ConfigError, load_config
 from balkanwatch.core.document import Document
 from balkanwatch.core.times import iso
+from balkanwatch.storage.search import SearchQuery
 from balkanwatch.storage.store import Store
 from pipelines.ingest import Ingester
 from tests.support import ROOT, free_port, write_config
@@ -251,12 +253,12 @@ def test_outlet_health(archive: Config) -> None:
 )
 def test_search_has_the_cli_semantics(archive: Config, query: str, titles: list[str]) -> None:
     store = Store(archive.database)
-    expected = [r["title"] for r in store.search(query, limit=50)]
+    expected = [h.title for h in store.search(SearchQuery(parse_query(query), limit=50))]
     store.close()
     status, html = get(archive, f"/search?q={query}")
     assert status == 200
     found = re.findall(r'class="title" href="/story/\d+"[^>]*>([^<]*)</a>', html)
-    assert found[: len(titles)] == titles
+    assert all(title in found for title in titles)  # (Kosovo also finds Kosovës: more results)
     assert found == expected  # exactly what `balkanwatch search` finds, in its order
 
 
@@ -285,7 +287,7 @@ def test_web_refuses_a_missing_database(archive: Config, tmp_path: Path) -> None
     missing = Config(archive.directory, archive.settings, [], [], [], tmp_path / "none.db")
     with pytest.raises(ConfigError, match="no database yet"):
         web.build(missing)
-    postgres = replace(missing, database=Path("postgresql://desk@db.example/balkanwatch"))
+    postgres = replace(missing, database="postgresql://desk@db.example/balkanwatch")
     with pytest.raises(ConfigError, match="SQLite archives only"):
         web.build(postgres)
 
@@ -396,7 +398,7 @@ def test_browser_latin_query_finds_cyrillic_article(server: str, browser: Any) -
     page.wait_for_url("**/search?q=kosovo")
     titles = page.locator("li.story a.title").all_inner_texts()
     assert "Премијер Косова у Београду" in titles
-    assert page.locator("li.story mark").first.inner_text() == "Косово"
+    assert "Косово" in page.locator("li.story mark").all_inner_texts()
     page.close()
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from lxml.html import HtmlElement
 
@@ -153,29 +153,52 @@ def _shown(tree: HtmlElement, text: str) -> bool:
 
 
 def learn_furniture(
-    texts: Iterable[str], *, min_pages: int = 2, min_share: float = 0.3
-) -> set[str]:
+    texts: Iterable[str], *, min_texts: int = 5, min_pages: int = 3, min_share: float = 0.3
+) -> frozenset[str]:
     """Lines that recur across an outlet's stored bodies: template, not story.
 
-    `texts` are bodies of that outlet's other articles (seed form, title line included or
-    not). A line counts once per page; it is furniture when it is on at least `min_pages`
-    pages and on `min_share` of them. Lines of one or two words are left alone: section
-    labels such as "Analysis" recur legitimately and cost little.
+    `texts` are bodies of that outlet's other articles as extracted, one per story (seed
+    form, title line included or not): copies of one story share their lines legitimately.
+    A line counts once per page; it is furniture when it is on at least `min_pages` pages
+    and on `min_share` of them. Fewer than `min_texts` bodies teach nothing: two related
+    stories may share a background paragraph. Lines of one or two words are left alone:
+    section labels such as "Analysis" recur legitimately and cost little.
     """
     pages = 0
     counts: Counter[str] = Counter()
     for text in texts:
         pages += 1
         counts.update({key for line in text.splitlines() if (key := _line_key(line))})
+    if pages < min_texts:
+        return frozenset()
     needed = max(min_pages, int(min_share * pages + 0.999))
-    return {line for line, seen in counts.items() if seen >= needed}
+    return frozenset(line for line, seen in counts.items() if seen >= needed)
 
 
-def drop_furniture(body: str, furniture: set[str]) -> str:
-    """The body without the lines `learn_furniture` found; the rest as it was."""
+def drop_furniture(body: str, furniture: Collection[str]) -> tuple[str, tuple[str, ...]]:
+    """(the body without the lines `learn_furniture` found, the lines dropped).
+
+    A body that would be left without a word is kept whole: the page is then one of the
+    outlet's template pages, or the outlet republished it, and either way it is its text.
+    """
     if not furniture:
-        return body
-    return "\n".join(line for line in body.splitlines() if _line_key(line) not in furniture)
+        return body, ()
+    kept: list[str] = []
+    dropped: list[str] = []
+    for line in body.splitlines():
+        (dropped if _line_key(line) in furniture else kept).append(line)
+    if not dropped or not any(re.search(r"\w", line) for line in kept):
+        return body, ()
+    return _tidy(kept), tuple(dropped)
+
+
+def _tidy(lines: list[str]) -> str:
+    """Lines joined, without the runs of blank lines or blank ends a removed block leaves."""
+    out: list[str] = []
+    for line in lines:
+        if line.strip() or (out and out[-1].strip()):
+            out.append(line)
+    return "\n".join(out).strip("\n")
 
 
 def _line_key(line: str) -> str:

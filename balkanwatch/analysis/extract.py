@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urljoin, urlsplit
@@ -28,7 +28,7 @@ from trafilatura.utils import load_html
 
 from balkanwatch.analysis import headline, jsonld
 from balkanwatch.analysis import language as languages
-from balkanwatch.analysis.body import missing_lead, reconcile_with_article_body
+from balkanwatch.analysis.body import drop_furniture, missing_lead, reconcile_with_article_body
 from balkanwatch.analysis.charset import decode_html
 
 LOGGER = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Extracted:
     canonical_url: str | None  # absolute, from <link rel="canonical"> or og:url
     page_title: str | None = None  # the raw <title>: what headline.learn_affixes learns from
     script: str | None = None  # "latin" or "cyrillic" for Serbian (and BCMS left undecided)
+    furniture: tuple[str, ...] = ()  # lines dropped from the body as the outlet's furniture
 
 
 def extract_article(
@@ -54,11 +55,13 @@ def extract_article(
     *,
     site_title: str | None = None,
     known_titles: Iterable[str] = (),
+    furniture: Collection[str] = frozenset(),
 ) -> Extracted | None:
     """None when the page holds no article text.
 
     `site_title` (the outlet's title in outlets.yaml) and `known_titles` (the stored
-    `page_title`s of the outlet's other pages) help strip the site's name from titles.
+    `page_title`s of the outlet's other pages) help strip the site's name from titles;
+    `furniture` (body.learn_furniture over the outlet's stored bodies) are lines to drop.
     """
     tree = _parse(html)
     if tree is None:
@@ -89,6 +92,7 @@ def extract_article(
         return None
     if lead := missing_lead(tree, body):
         body = f"{lead}\n{body}"
+    body, dropped = drop_furniture(body, furniture)
     language, script = languages.resolve(_plausible_language(_declared_language(tree), body), body)
     return Extracted(
         title=title,
@@ -101,6 +105,7 @@ def extract_article(
         sitename=_clean_line(doc.sitename),
         canonical_url=_canonical_url(tree, url),
         page_title=headline.page_title(tree),
+        furniture=dropped,
     )
 
 

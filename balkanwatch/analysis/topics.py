@@ -355,7 +355,7 @@ class TopicMatcher:
             if ids is None:
                 ids = candidates(token)
             for pid in ids:
-                end = self._phrase_end(self._phrases[pid], folded, m)
+                end = _phrase_end(self._phrases[pid], folded, m)
                 if end is not None:
                     hits.setdefault(self._owner[pid], []).append((m.start(), end))
         return hits
@@ -370,24 +370,6 @@ class TopicMatcher:
             self._cache.clear()
         found = self._cache[token] = tuple(ids)
         return found
-
-    def _phrase_end(self, words: tuple[_Word, ...], folded: Folded, m: re.Match[str]) -> int | None:
-        """Where the keyword starting at word `m` ends, or None if it does not match there."""
-        text = folded.text
-        if not _case_fits(words[0], folded, m):
-            return None
-        for word in words[1:]:
-            gap = _GAP_RE.match(text, m.end())
-            nxt = _WORD_RE.match(text, gap.end()) if gap else None
-            if nxt is None or not word.accepts(nxt.group()) or not _case_fits(word, folded, nxt):
-                return None
-            m = nxt
-        end = m.end()
-        if text[end : end + 1] in ("'", "-"):
-            suffix = _WORD_RE.match(text, end + 1)
-            if suffix and suffix.group() in words[-1].joined:
-                end = suffix.end()
-        return end
 
     def _describe(
         self, topic: _Topic, hits: dict[str, _Hits], folded: dict[str, Folded]
@@ -444,6 +426,25 @@ class _Conditions:
         return False
 
 
+def _phrase_end(words: tuple[_Word, ...], folded: Folded, m: re.Match[str]) -> int | None:
+    """Where the keyword starting at word `m` ends, or None if it does not match there."""
+    text = folded.text
+    if not _case_fits(words[0], folded, m):
+        return None
+    for word in words[1:]:
+        gap = _GAP_RE.match(text, m.end())
+        nxt = _WORD_RE.match(text, gap.end()) if gap else None
+        if nxt is None or not word.accepts(nxt.group()) or not _case_fits(word, folded, nxt):
+            return None
+        m = nxt
+    end = m.end()
+    if text[end : end + 1] in ("'", "-"):
+        suffix = _WORD_RE.match(text, end + 1)
+        if suffix and suffix.group() in words[-1].joined:
+            end = suffix.end()
+    return end
+
+
 def _case_fits(word: _Word, folded: Folded, m: re.Match[str]) -> bool:
     """A word kept to its written case (KiM) must be so in the text, in either script (КиМ);
     a bare acronym must look like one: NATO or Nato, never nato (Italian for born).
@@ -461,6 +462,53 @@ def _case_fits(word: _Word, folded: Folded, m: re.Match[str]) -> bool:
     if word.acronym <= _SHORT_ACRONYM:
         return original[a : a + word.acronym].isupper()
     return original[a].isupper()
+
+
+# --- for search (balkanwatch.analysis.query) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexWord:
+    """What a full-text index of folded words is asked for one word of a keyword: one of its
+    forms, or a prefix. `needs_check` when the index cannot decide alone: an acronym or a word
+    kept to its written case (the index is folded, so it holds no capitals)."""
+
+    forms: frozenset[str]
+    prefix: str | None
+    needs_check: bool
+
+
+class Keyword:
+    """One keyword compiled exactly as the matcher compiles a topic keyword, for search: the
+    words an index is asked for, and where the keyword occurs in a text (the check that a
+    candidate of the index really matches, and the words to mark in a snippet)."""
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self._words = _compile_keyword(raw)
+        first = self._words[0]
+        # The first word's forms as one pattern: the scan of a text runs in the regex engine,
+        # and only its hits go through the matcher's rules. Whole tokens only, as _WORD_RE cuts.
+        alternatives = (
+            re.escape(first.prefix) + r"\w*"
+            if first.prefix
+            else "|".join(map(re.escape, sorted(first.forms, key=len, reverse=True)))
+        )
+        self._first = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+    @property
+    def index_words(self) -> tuple[IndexWord, ...]:
+        return tuple(IndexWord(w.forms, w.prefix, bool(w.acronym or w.cased)) for w in self._words)
+
+    def spans(self, folded: Folded) -> list[tuple[int, int]]:
+        """Folded spans where the keyword occurs, by the matcher's rules (forms, case, phrase
+        gaps, NATO-ja endings)."""
+        found = []
+        for m in self._first.finditer(folded.text):
+            end = _phrase_end(self._words, folded, m)
+            if end is not None:
+                found.append((m.start(), end))
+        return found
 
 
 # --- snippets ----------------------------------------------------------------------------------

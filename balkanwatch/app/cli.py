@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from balkanwatch.app import web
-from balkanwatch.core.config import Config, ConfigError, load_config
+from balkanwatch.app import search_cmd, web
+from balkanwatch.core.config import EXAMPLE_CONTACT, Config, ConfigError, load_config
 from balkanwatch.core.secrets import mask_secrets
-from balkanwatch.core.times import parse_time
 from balkanwatch.storage.store import Store
 
 
@@ -32,17 +31,6 @@ def _archive(cfg: Config) -> Store:
     return Store(cfg.database)
 
 
-def _local_time(value: str | None, cfg: Config) -> str:
-    if not value:
-        return ""
-    moment = parse_time(value)
-    if moment is None:
-        return value[:16]
-    if len(value) <= 10:  # a bare date
-        return value
-    return moment.astimezone(cfg.settings.tz).strftime("%Y-%m-%d %H:%M")
-
-
 def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     cfg = _config()
     s = cfg.settings
@@ -51,6 +39,12 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     print(f"Database: {mask_secrets(str(cfg.database))}", file=out)
     print(f"Timezone: {s.timezone}; default interval: {_duration(s.interval)}", file=out)
     print(f"User agent: {s.user_agent}", file=out)
+    if EXAMPLE_CONTACT in s.user_agent:
+        print(
+            f"warning: settings.yaml user_agent still carries the example contact"
+            f" ({EXAMPLE_CONTACT}); outlets see it: put your own address there",
+            file=sys.stderr,
+        )
     print(f"\nOutlets: {len(cfg.outlets)} ({len(enabled)} enabled)", file=out)
     for o in cfg.outlets:
         sources = (
@@ -207,27 +201,6 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
-    cfg = _config(need_secrets=False)
-    store = _archive(cfg)
-    try:
-        rows = store.search(" ".join(args.query), limit=args.limit)
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
-        return 0
-    if not rows:
-        print("no articles found", file=out)
-        return 0
-    for r in rows:
-        when = _local_time(r["published"] or r["fetched_at"], cfg)
-        print(f"{when}  {r['outlet']}  {r['title']}", file=out)
-        print(f"    {r['url']}", file=out)
-        print(f"    {r['snippet']}", file=out)
-    return 0
-
-
 def cmd_story(args: argparse.Namespace, out: TextIO) -> int:
     from balkanwatch.app.story_cmd import find_story, format_timeline, timeline_report
 
@@ -303,10 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="with --archive: JSON output")
     st = sub.add_parser("status", help="outlets' last crawls and the alert queue")
     st.add_argument("--json", action="store_true")
-    se = sub.add_parser("search", help="full-text search of stored articles")
-    se.add_argument("query", nargs="+")
-    se.add_argument("--limit", type=int, default=20)
-    se.add_argument("--json", action="store_true")
+    search_cmd.register(sub)
     sy = sub.add_parser("story", help="a story's timeline: its outlets, times and URLs")
     sy.add_argument("story", help="the story's id, or the URL of one of its copies")
     sy.add_argument("--json", action="store_true")
@@ -325,7 +295,6 @@ COMMANDS = {
     "extract": cmd_extract,
     "match": cmd_match,
     "status": cmd_status,
-    "search": cmd_search,
     "story": cmd_story,
     "test-alert": cmd_test_alert,
     "discover": cmd_discover,
@@ -334,6 +303,9 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("search", "stories"):  # their own parsers: -word is a query term
+        return search_cmd.main(argv[0], argv[1:], sys.stdout)
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args, sys.stdout)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from balkanwatch.analysis.query import QueryError, parse_query
 from balkanwatch.app.health import judge
 from balkanwatch.app.report import outlet_health, relative
 from balkanwatch.core.config import Config
@@ -21,6 +22,7 @@ from balkanwatch.core.document import split_seed
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import parse_time, to_iso
 from balkanwatch.delivery.escaping import Piece, clean_line, format_time, pieces, safe_url, trim
+from balkanwatch.storage.search import SearchQuery
 from balkanwatch.storage.store import Store
 
 STORIES_PER_TOPIC = 8
@@ -39,13 +41,13 @@ class SearchError(ValueError):
 def search_articles(store: Store, query: str, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
     """The archive search with exactly the CLI's semantics: the one place the web calls it.
 
-    Rows: id, url, outlet, title, published, fetched_at, snippet (the article's own script).
-    When `Store.search` changes its signature (filters, sort, its own query errors), this
-    adapter is the only code to change."""
+    Rows: id, url, outlet, title, published, fetched_at, snippet (the article's own script,
+    unmarked) and terms (the matched words as written, to mark)."""
     try:
-        return store.search(query, limit=limit)
-    except ValueError as e:  # the search's own "bad query" error
+        hits = store.search(SearchQuery(parse_query(query), limit=limit))
+    except QueryError as e:  # the search's own "bad query" error
         raise SearchError(str(e)) from None
+    return [{**h.as_json(), "snippet": h.snippet.text} for h in hits]
 
 
 # -- view models ------------------------------------------------------------------------------
@@ -336,7 +338,9 @@ def search_page(store: Store, cfg: Config, query: str) -> SearchPage:
                 iso=iso,
                 outlets=[_outlet_title(cfg, r["outlet"])],
                 terms=[],
-                snippet=pieces(trim(clean_line(r.get("snippet") or ""), SNIPPET_MAX), words),
+                snippet=pieces(
+                    trim(clean_line(r.get("snippet") or ""), SNIPPET_MAX), r["terms"] or words
+                ),
             )
         )
     return SearchPage(query, results, timezone=cfg.settings.timezone)

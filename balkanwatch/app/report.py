@@ -14,9 +14,14 @@ from balkanwatch.storage.store import Store
 def outlet_health(store: Store, outlet: str, limit: int = 200) -> dict[str, Any]:
     """Last crawl, consecutive failures and consecutive runs without a new article."""
     crawls = store.recent_crawls(outlet, limit)
-    failures = next((i for i, c in enumerate(crawls) if c["status"] != "error"), len(crawls))
-    empty = next((i for i, c in enumerate(crawls) if c["new_articles"]), len(crawls))
     last = crawls[0] if crawls else None
+    # A crawl interrupted by a signal says nothing about the outlet: it neither counts as a
+    # failure nor breaks a run of them. A timed-out crawl is a failure.
+    judged = [c for c in crawls if c["status"] != "interrupted"]
+    failures = next(
+        (i for i, c in enumerate(judged) if c["status"] not in ("error", "timeout")), len(judged)
+    )
+    empty = next((i for i, c in enumerate(judged) if c["new_articles"]), len(judged))
     return {
         "outlet": outlet,
         "last_crawl": last["started_at"] if last else None,

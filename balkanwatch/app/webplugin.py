@@ -16,8 +16,8 @@ BALKANWATCH_CONFIG, as for every command).
 
 SQL functions:
 - `balkanwatch_fold(text)`: the folded text (Косово -> kosovo, Đurić -> djuric);
-- `balkanwatch_fts(query)`: an FTS5 query that finds every word of `query` (each word quoted, so
-  FTS syntax in user input is inert; a trailing `*` keeps its prefix meaning).
+- `balkanwatch_fts(query)`: the FTS5 expression of a `balkanwatch search` query;
+- `balkanwatch_snippet(query, title, text)`: the matched sentence, or NULL for no match.
 """
 
 from __future__ import annotations
@@ -32,13 +32,15 @@ from weakref import WeakKeyDictionary
 
 from datasette.utils.asgi import NotFound, Response
 
+from balkanwatch.analysis.query import QueryError, parse_query, snippet
 from balkanwatch.app import newsroom as pages
 from balkanwatch.app.web import PLUGIN
 from balkanwatch.core.config import Config, load_config
+from balkanwatch.core.document import split_seed
 from balkanwatch.core.folding import fold as normalise
 from balkanwatch.core.times import now
 from balkanwatch.delivery.templating import Templates, templates_for
-from balkanwatch.storage.search import fts_query as _fts_query
+from balkanwatch.storage.search import SearchQuery, match_expression
 from balkanwatch.storage.store import Store
 from datasette import hookimpl  # type: ignore[attr-defined]  # mypy sees ./datasette/ first
 
@@ -48,14 +50,32 @@ def fold(text: str | None) -> str | None:
 
 
 def fts_query(query: str | None) -> str:
-    """An empty query gives `""`, which matches nothing instead of being an FTS syntax error."""
-    return _fts_query(normalise(query or "")) or '""'
+    """The FTS5 expression of a `balkanwatch search` query (every word in all its forms);
+    `""`, which matches nothing, for an empty or malformed query."""
+    try:
+        return match_expression(SearchQuery(parse_query(query or "")), "sqlite")
+    except QueryError:
+        return '""'
+
+
+def search_snippet(query: str | None, title: str | None, text: str | None) -> str | None:
+    """The article's sentence around the matched words, [marked], in its own script; NULL when
+    the article does not match by the matcher's rules (NATO in capitals, a phrase's words
+    adjacent), which the index cannot check."""
+    try:
+        parsed = parse_query(query or "")
+    except QueryError:
+        return None
+    body = split_seed(text or "")[1]
+    found = parsed.check(title or "", body)
+    return None if found is None else snippet(body, found["body"]).marked()
 
 
 @hookimpl
 def prepare_connection(conn: sqlite3.Connection) -> None:
     conn.create_function("balkanwatch_fold", 1, fold, deterministic=True)
     conn.create_function("balkanwatch_fts", 1, fts_query, deterministic=True)
+    conn.create_function("balkanwatch_snippet", 3, search_snippet, deterministic=True)
 
 
 # -- the newsroom pages ---------------------------------------------------------------------

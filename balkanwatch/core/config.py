@@ -40,6 +40,8 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")  # a host or domain name, as in a Message-ID
+# The shipped user agent's contact: outlets see it, so an operator must put their own there.
+EXAMPLE_CONTACT = "https://example.org/contact"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -85,13 +87,16 @@ class Settings(_Strict):
     database: str = "data/balkanwatch.db"
     interval: float = 15 * 60
     timezone: str = "Europe/Belgrade"
-    user_agent: str = "balkanwatch/0.1 (+https://example.org/contact)"
+    user_agent: str = f"balkanwatch/0.1 (+{EXAMPLE_CONTACT})"
     log_level: str = "INFO"
     max_age_days: float = (
         7.0  # feed/sitemap items older than this are skipped unless a backfill is asked for
     )
     concurrent_crawls: int = 2  # daemon: child crawls running at once
     crawl_timeout: float = 15 * 60  # daemon: a child crawl is stopped after this many seconds
+    # Each outlet's own time budget inside a crawl: a slow or endless outlet is cut there, with
+    # what it stored, and holds up no other outlet.
+    outlet_timeout: float = 5 * 60
     failure_threshold: int = 3  # consecutive failed crawls before an outlet is reported unhealthy
     empty_threshold: int = (
         12  # consecutive runs with zero new articles before an outlet is reported
@@ -104,7 +109,7 @@ class Settings(_Strict):
     # when it is recreated, and a repeat must carry the same Message-ID as the first copy.
     message_id_domain: str = "balkanwatch.invalid"
 
-    @field_validator("interval", "crawl_timeout", mode="before")
+    @field_validator("interval", "crawl_timeout", "outlet_timeout", mode="before")
     @classmethod
     def _interval(cls, v: Any) -> float:
         return parse_interval(v)

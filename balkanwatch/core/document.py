@@ -38,6 +38,11 @@ class Document:
     sitename: str | None = None
     aliases: tuple[str, ...] = ()
     fetched_at: str = field(default_factory=utcnow)
+    page_title: str | None = None  # the raw <title>: the outlet's titles share its site affix
+    script: str | None = None  # "latin" or "cyrillic" for Serbian (and BCMS left undecided)
+    # Lines dropped from the body as the outlet's furniture: stored so that the next crawl
+    # learns from the text as extracted (a box once dropped must stay known as a box).
+    furniture: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, url: str, outlet: str, title: str, body: str, **rest: Any) -> Document:

@@ -14,9 +14,9 @@ the search index) records the version it was made with and is rebuilt when it ch
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from bisect import bisect_right
-from itertools import accumulate
 
 FOLD_VERSION = 1
 
@@ -86,25 +86,56 @@ def fold(text: str) -> str:
 class Folded:
     """A text and its folded form, with folded positions mapped back to the original."""
 
-    __slots__ = ("original", "text", "_ends")
+    __slots__ = ("original", "text", "_shifts")
 
     def __init__(self, original: str) -> None:
         self.original = original
         self.text = fold(original)
-        self._ends: list[int] | None = None  # folded end offset of each original character
+        self._shifts: _Shifts | None = None
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span that folded [start, end) came from, trailing accents included."""
-        if self._ends is None:  # built only for texts that matched something
-            self._ends = list(
-                accumulate(map(len, map(_TABLE.__getitem__, map(ord, self.original))))
-            )
-        ends = self._ends
-        a = bisect_right(ends, start)
-        b = bisect_right(ends, end - 1) + 1
+        if self._shifts is None:  # built only for texts that matched something
+            self._shifts = _Shifts(self.original)
+        a = self._shifts.origin(start)
+        b = self._shifts.origin(end - 1) + 1
         while b < len(self.original) and unicodedata.combining(self.original[b]):
             b += 1
         return a, b
+
+
+class _Shifts:
+    """Folded offsets back to original ones, from the few characters whose folded form is not one
+    character (x -> ks, љ -> lj, a soft hyphen -> nothing): most characters fold one to one, so
+    only those are recorded, found by a regex rather than a walk over every character."""
+
+    __slots__ = ("at", "index", "size", "after")
+
+    def __init__(self, original: str) -> None:
+        self.at: list[int] = []  # folded offset where each such character's folded form starts
+        self.index: list[int] = []  # its original index
+        self.size: list[int] = []  # its folded length
+        self.after: list[int] = []  # folded minus original offset after it
+        odd = [c for c in set(original) if len(_TABLE[ord(c)]) != 1]
+        if not odd:
+            return
+        delta = 0
+        for m in re.finditer("[" + "".join(map(re.escape, odd)) + "]", original):
+            size = len(_TABLE[ord(m.group())])
+            self.at.append(m.start() + delta)
+            self.index.append(m.start())
+            self.size.append(size)
+            delta += size - 1
+            self.after.append(delta)
+
+    def origin(self, folded: int) -> int:
+        """The index of the original character that folded offset `folded` came from."""
+        k = bisect_right(self.at, folded) - 1
+        if k < 0:
+            return folded
+        if folded < self.at[k] + self.size[k]:
+            return self.index[k]
+        return folded - self.after[k]
 
 
 def fold_with_origin(text: str) -> tuple[str, list[int]]:

@@ -49,6 +49,10 @@ class Engine(ABC):
         """Run a statement; the number of rows it changed."""
 
     @abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        """One statement for many rows (bulk loads: an archive, a rebuilt index)."""
+
+    @abstractmethod
     def executescript(self, sql: str) -> None: ...
 
     @abstractmethod
@@ -114,6 +118,9 @@ class SQLiteEngine(Engine):
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         return self.db.conn.execute(sql, list(params)).rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        self.db.conn.executemany(sql, (list(r) for r in rows))
 
     def executescript(self, sql: str) -> None:
         self.db.conn.executescript(sql)
@@ -203,6 +210,10 @@ class PostgresEngine(Engine):
     def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         cur = self._live().execute(self._sql(sql), list(params))
         return int(cur.rowcount)
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(self._sql(sql), [list(r) for r in rows])  # type: ignore[arg-type]
 
     def executescript(self, sql: str) -> None:
         self._live().execute(sql)

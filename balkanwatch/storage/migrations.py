@@ -11,8 +11,10 @@ has those tables but no `schema_migrations`) is adopted as version 1 unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from balkanwatch.storage import search
 from balkanwatch.storage.engine import Engine, StorageError
 
 
@@ -22,6 +24,8 @@ class Migration:
     name: str
     sqlite: str
     postgresql: str
+    # Run after the scripts, in the same transaction: what SQL alone cannot do (fold text).
+    then: Callable[[Engine], object] | None = None
 
 
 _V1_SQLITE = """
@@ -210,10 +214,47 @@ CREATE TABLE outlet_leases (
 );
 """
 
-# Version 3: what the crawler learned per outlet (its article URL templates, from its own feed
+# Version 3: what extraction learns per outlet from the outlet's own stored pages (issue 18):
+# the raw <title> (the site-name affix its titles share), the lines dropped as the outlet's
+# furniture (kept so the next crawl learns from the text as extracted, not from bodies already
+# cleaned: else a box once dropped would be forgotten and come back), and the script of
+# Serbian text. The index serves "an outlet's most recent pages".
+_V3_COMMON = """
+ALTER TABLE articles ADD COLUMN page_title TEXT;
+ALTER TABLE articles ADD COLUMN script TEXT;
+ALTER TABLE articles ADD COLUMN furniture TEXT;
+CREATE INDEX IF NOT EXISTS articles_outlet_recent ON articles(outlet, id);
+"""
+
+# Version 4: the search index is ordered newest first (an order key per article, see
+# balkanwatch.storage.search) and tagged with outlet and language; on SQLite it keeps only the index
+# (contentless FTS5, no copy of the folded text). Rebuilt from the articles, in Python: the index
+# holds folded words, and folding is balkanwatch.core.folding, not SQL.
+_V4_SQLITE = """
+DROP TABLE IF EXISTS articles_search;
+CREATE VIRTUAL TABLE search_index USING fts5(
+    title, body, tags, content='', detail=column, tokenize='unicode61'
+);
+CREATE TABLE search_docs (
+    key INTEGER PRIMARY KEY,            -- search_index rowid: the order key
+    article_id INTEGER UNIQUE           -- NULL: a tombstone, the article was indexed again
+);
+"""
+_V4_POSTGRESQL = """
+DROP TABLE IF EXISTS articles_search;
+CREATE TABLE articles_search (
+    article_id BIGINT PRIMARY KEY REFERENCES articles(id),
+    sort_key BIGINT NOT NULL,
+    doc TSVECTOR NOT NULL
+);
+CREATE INDEX articles_search_doc ON articles_search USING GIN (doc);
+CREATE INDEX articles_search_key ON articles_search (sort_key);
+"""
+
+# Version 5: what the crawler learned per outlet (its article URL templates, from its own feed
 # and sitemap items) and the health of each configured feed or sitemap, so a dead one is
 # replaced once, reported once, and shown by `status`.
-_V3_COMMON = """
+_V5_COMMON = """
 CREATE TABLE outlet_templates (
     outlet TEXT PRIMARY KEY,
     examples TEXT NOT NULL,     -- JSON list of article URLs learned from, newest first
@@ -236,7 +277,15 @@ CREATE TABLE source_health (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", _V1_SQLITE, _V1_POSTGRESQL),
     Migration(2, "fold version of signatures; outlet leases", _V2_COMMON, _V2_COMMON),
-    Migration(3, "outlet url templates and source health", _V3_COMMON, _V3_COMMON),
+    Migration(3, "article page title and script", _V3_COMMON, _V3_COMMON),
+    Migration(
+        4,
+        "search index ordered newest first, with tags",
+        _V4_SQLITE,
+        _V4_POSTGRESQL,
+        search.rebuild,
+    ),
+    Migration(5, "outlet url templates and source health", _V5_COMMON, _V5_COMMON),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -274,6 +323,8 @@ def migrate(engine: Engine, now_iso: str) -> list[int]:
             script = step.postgresql if engine.dialect == "postgresql" else step.sqlite
             for statement in _statements(script):
                 engine.execute(statement)
+            if step.then is not None:
+                step.then(engine)
             engine.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (step.version, step.name, now_iso),

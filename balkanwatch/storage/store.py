@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from balkanwatch.analysis.timeline import Timeline, copy_of
 from balkanwatch.analysis.topics import TopicMatch
+from balkanwatch.core.document import split_seed
 from balkanwatch.core.folding import FOLD_VERSION
 from balkanwatch.core.times import timestamp, utcnow
 from balkanwatch.storage import search
@@ -25,8 +27,14 @@ from balkanwatch.storage.engine import Engine, connect, is_postgres_url
 from balkanwatch.storage.leases import OutletLeases
 from balkanwatch.storage.migrations import migrate
 from balkanwatch.storage.outbox import Outbox
+from balkanwatch.storage.search import SearchHit, SearchQuery, StoryLine
 
 _CHUNK = 500  # URLs per IN (...) query
+
+
+class OutletRecent(NamedTuple):
+    titles: list[str]  # raw <title>s, newest first
+    bodies: list[str]  # bodies as extracted (furniture included), one per story, newest first
 
 
 class Store(Outbox, OutletLeases):
@@ -196,6 +204,26 @@ class Store(Outbox, OutletLeases):
             f"UPDATE articles SET {sets} WHERE id = ?", [*changes.values(), article_id]
         )
 
+    def outlet_recent(self, outlet: str, limit: int = 50) -> OutletRecent:
+        """The raw `<title>`s and the bodies as extracted of an outlet's `limit` most recent
+        articles: what extraction learns the outlet's title affix and furniture from.
+
+        One body per story (a story's copies and updates would make its own lines look like
+        the outlet's template); each with the furniture lines dropped from it put back.
+        """
+        rows = self.engine.query(
+            "SELECT story_id, page_title, text, furniture FROM articles WHERE outlet = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (outlet, limit),
+        )
+        titles = [r["page_title"] for r in rows if r["page_title"]]
+        bodies: dict[Any, str] = {}
+        for r in rows:
+            if r["story_id"] not in bodies:
+                body = split_seed(r["text"])[1]
+                bodies[r["story_id"]] = f"{body}\n{r['furniture']}" if r["furniture"] else body
+        return OutletRecent(titles=titles, bodies=list(bodies.values()))
+
     def signatures_since(self, since_iso: str) -> Iterator[tuple[str, str, bytes, float]]:
         """(key, story_id, signature, seen_at) rows for rebuilding the near-duplicate index;
         only signatures made with today's folding (see `stale_signatures`)."""
@@ -276,12 +304,74 @@ class Store(Outbox, OutletLeases):
     # -- search -----------------------------------------------------------------------------
 
     def index_search(self, article_id: int, title: str, text: str) -> None:
-        search.index(self.engine, article_id, title, text)
+        """(Re)index a stored article: its title and body, outlet, language and time."""
+        row = self.engine.one(
+            "SELECT id, outlet, language, published, fetched_at FROM articles WHERE id = ?",
+            (article_id,),
+        )
+        if row is None:
+            raise ValueError(f"article {article_id} is not stored")
+        search.index(
+            self.engine,
+            search.Indexed(
+                article_id,
+                title,
+                text,
+                row["outlet"],
+                row["language"],
+                row["published"],
+                row["fetched_at"],
+            ),
+        )
 
-    def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
-        """Articles matching every word of the query, newest first, each with a snippet in the
-        article's own spelling and script."""
-        return search.search(self.engine, query, limit)
+    def search(self, query: SearchQuery) -> list[SearchHit]:
+        """Articles matching the query and its filters, newest first (or by relevance), each with
+        a snippet in the article's own spelling and script; see balkanwatch.storage.search."""
+        return search.search(self.engine, query)
+
+    def latest_stories(
+        self, topics: Sequence[str] = (), since: datetime | None = None, limit: int = 20
+    ) -> list[StoryLine]:
+        """The newest stories that matched a topic (these topics, if given), one line each."""
+        return search.latest_stories(self.engine, topics, since, limit)
+
+    def rebuild_search(self) -> int:
+        """Index every stored article again (after a bulk import); the number indexed."""
+        with self.transaction():
+            count = search.rebuild(self.engine)
+        search.optimize(self.engine)
+        return count
+
+    def search_index_bytes(self) -> int:
+        return search.index_bytes(self.engine)
+
+    def import_articles(
+        self, articles: Iterable[dict[str, Any]], matches: Iterable[dict[str, Any]] = ()
+    ) -> None:
+        """Bulk load of finished rows (an archive from elsewhere, a benchmark), in one
+        transaction, without dedup, alerts or the search index: `rebuild_search` after."""
+        articles = list(articles)
+        if articles:
+            cols = list(articles[0])
+            self.engine.executemany(
+                f"INSERT INTO articles ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                ([a[c] for c in cols] for a in articles),
+            )
+        self.engine.executemany(
+            "INSERT INTO matches (article_id, topic, terms, location, snippet, matched_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    m["article_id"],
+                    m["topic"],
+                    m["terms"],
+                    m["location"],
+                    m.get("snippet"),
+                    m["matched_at"],
+                )
+                for m in matches
+            ),
+        )
 
     # -- Atom feeds ---------------------------------------------------------------------------
 

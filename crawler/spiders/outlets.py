@@ -16,17 +16,16 @@ static sitemap index in front of a dynamic news sitemap is common), and it is sm
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
-import sys
-from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -40,13 +39,13 @@ from balkanwatch.analysis.discovery import (
     robots_sitemaps,
 )
 from balkanwatch.analysis.urls import canonical_url, is_own_domain, registered_domain
-from balkanwatch.core.config import Config, ConfigError, Outlet, load_config
-from balkanwatch.core.secrets import mask_secrets
+from balkanwatch.core.config import ConfigError, Outlet
 from balkanwatch.core.times import parse_time, utcnow
-from balkanwatch.storage.store import Store
+from crawler.context import CrawlContext, context_of
 from crawler.heal import Healer
 from crawler.items import ArticlePage
 from crawler.redirects import OffsiteRedirect
+from crawler.runs import SourceState, summary_lines
 
 log = logging.getLogger(__name__)
 
@@ -55,102 +54,84 @@ log = logging.getLogger(__name__)
 PERMANENT_STATUSES = frozenset({404, 410})
 
 
-@dataclass
-class OutletRun:
-    """What one pass did for one outlet; written to the `crawls` table at the end."""
-
-    outlet: str
-    started_at: str = field(default_factory=utcnow)
-    discovered: int = 0
-    new_articles: int = 0
-    matched: int = 0
-    alerted: int = 0
-    requests: int = 0  # HTTP requests sent (redirect hops and retries included)
-    not_modified: int = 0
-    sources_ok: int = 0
-    errors: list[str] = field(default_factory=list)
-    source_errors: int = 0
-    articles_ok: int = 0
-    article_errors: int = 0
-    skipped: int = 0  # article links not fetched by policy: robots.txt, another domain
-
-    @property
-    def status(self) -> str:
-        """error: every source failed, or every article this pass tried to fetch failed."""
-        if self.source_errors and not self.sources_ok:
-            return "error"
-        if self.article_errors and not self.articles_ok:
-            return "error"
-        return "ok"
+Callback = Callable[..., Iterator[Any]]
 
 
-@dataclass
-class SourceState:
-    """A feed, sitemap or homepage fetched this pass; its validators are saved only if every
-    article it led to was fetched, so a failed article is retried on the next poll."""
+def tracked(callback: Callback) -> Callback:
+    """A callback of an outlet's request: nothing once the outlet is done (timed out), and the
+    request released from the outlet's account when the callback has yielded everything."""
 
-    outlet: str
-    etag: str | None = None
-    last_modified: str | None = None
-    complete: bool = True
-    pointer: bool = False  # names other sources only: never revalidated (see module docstring)
+    @functools.wraps(callback)
+    def wrapper(spider: OutletsSpider, response: Response, outlet: Outlet, **kw: Any) -> Any:
+        try:
+            if not spider.ctx.is_done(outlet.name):
+                yield from callback(spider, response, outlet, **kw)
+        finally:
+            spider.ctx.release(outlet.name)
+
+    return wrapper
 
 
 class OutletsSpider(scrapy.Spider):
     name = "outlets"
+    since: datetime  # feed and sitemap items older than this are skipped
+    allowed_domains: list[str]  # for Scrapy's offsite filter, set from the selected outlets
+    heal: Healer  # the outlets' URL filters and source health, set with the outlets
 
     def __init__(self, outlets: str | None = None, since: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.config: Config = load_config()
-        names = [n.strip() for n in outlets.split(",") if n.strip()] if outlets else None
-        self.targets: list[Outlet] = self.config.enabled_outlets(names)
-        self.since = _parse_since(since, self.config.settings.max_age_days)
+        self.outlet_names = outlet_names(outlets)
+        self.since_arg = since
         # A backfill must read every source in full: a 304 would hide the old items it wants.
         self.backfill = since is not None
-        # Registrable domains, as is_own_domain compares them: a feed on www.example.rs may link
-        # articles on example.rs or news.example.rs, which Scrapy's offsite filter must let pass.
-        self.allowed_domains = sorted(
-            {registered_domain(d) for o in self.targets for d in o.own_domains()}
-        )
-        self.store = Store(self.config.database)
-        self.runs: dict[str, OutletRun] = {o.name: OutletRun(o.name) for o in self.targets}
-        self.sources: dict[str, SourceState] = {}
         # What this pass asked for already: (outlet, URL) of sources, URLs of articles.
         self.sources_requested: set[tuple[str, str]] = set()
         self.articles_requested: set[str] = set()
-        # heal hook 1: the outlets' URL filters and source health (crawler/heal.py)
-        self.heal = Healer(self.store, self.config, self.targets, self.since)
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletsSpider:
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        # heal hook 2: decide and alert once idle, before the pipelines deliver and close
-        crawler.signals.connect(spider.heal.finish, signal=signals.spider_idle)
+        ctx = context_of(crawler)
+        targets = ctx.select(spider.outlet_names)
+        spider.since = _parse_since(spider.since_arg, ctx.config.settings.max_age_days)
+        # Registrable domains, as is_own_domain compares them: a feed on www.example.rs may link
+        # articles on example.rs or news.example.rs, which Scrapy's offsite filter must let pass.
+        spider.allowed_domains = sorted(
+            {registered_domain(d) for o in targets for d in o.own_domains()}
+        )
+        # heal hook 1: the outlets' URL filters and source health (crawler/heal.py), decided
+        # and stored as each outlet ends normally (nothing pending; not when cut by a deadline)
+        spider.heal = Healer(ctx.store, ctx.config, targets, spider.since)
+        ctx.before_finish.append(
+            lambda name: spider.heal.finish(name) if ctx.tracks[name].pending <= 0 else None
+        )
         return spider
 
-    @classmethod
-    def update_settings(cls, settings: Any) -> None:
-        """settings.yaml's user agent and log level, below anything given with -s."""
-        super().update_settings(settings)
-        try:
-            cfg = load_config()
-        except ConfigError as e:
-            # Before the crawl starts: one clear line and exit 1, not a Scrapy traceback.
-            sys.stderr.write(f"balkanwatch: {mask_secrets(str(e))}\n")
-            raise SystemExit(1) from None
-        settings.set("USER_AGENT", cfg.settings.user_agent, priority="project")
-        settings.set("LOG_LEVEL", cfg.settings.log_level, priority="project")
+    @property
+    def ctx(self) -> CrawlContext:
+        """The crawl's configuration, store and outlet accounts (crawler/context.py)."""
+        return context_of(self.crawler)
 
     # -- start ------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         # Outlets start one after another (OUTLET_STAGGER seconds apart), not all at once.
         stagger = self.settings.getfloat("OUTLET_STAGGER")
-        for i, outlet in enumerate(self.targets):
+        ctx = self.ctx
+        for i, outlet in enumerate(ctx.targets):
             if i and stagger:
                 await asyncio.sleep(stagger)
-            for req in self.source_requests(outlet):
-                yield req
+            if ctx.is_done(outlet.name):  # the crawl was stopped before its turn
+                continue
+            # Its clock starts with its first request; held while its sources are handed out,
+            # so it cannot count as done before the last of them is sent.
+            ctx.begin(outlet.name)
+            ctx.hold(outlet.name)
+            try:
+                for req in self.source_requests(outlet):
+                    yield req
+            finally:
+                ctx.release(outlet.name)
 
     def source_requests(self, outlet: Outlet) -> Iterator[scrapy.Request]:
         for url in outlet.feeds:
@@ -159,7 +140,7 @@ class OutletsSpider(scrapy.Spider):
             yield from self.source_request(outlet, url, self.parse_sitemap)
         if not outlet.feeds and not outlet.sitemaps:
             yield from self.source_request(outlet, outlet.homepage, self.parse_homepage)
-        else:  # heal hook 3: a dead or long-silent configured source: the fallback
+        else:  # heal hook 2: a dead or long-silent configured source: the fallback
             yield from self.heal.start(self, outlet)
 
     def source_request(
@@ -169,16 +150,17 @@ class OutletsSpider(scrapy.Spider):
         nothing if this pass asked for it already (a sitemap index that lists itself)."""
         if (outlet.name, url) in self.sources_requested:
             return
-        if self.heal.skip(outlet, url):  # heal hook 4: a dead source is not polled
+        if self.heal.skip(outlet, url):  # heal hook 3: a dead source is not polled
             return
         self.sources_requested.add((outlet.name, url))
         headers = {}
-        saved = None if self.backfill or optional else self.store.validators(url)
+        saved = None if self.backfill or optional else self.ctx.store.validators(url)
         if saved:
             if saved["etag"]:
                 headers["If-None-Match"] = saved["etag"]
             if saved["last_modified"]:
                 headers["If-Modified-Since"] = saved["last_modified"]
+        self.ctx.hold(outlet.name)
         yield scrapy.Request(
             url,
             callback=callback,
@@ -200,19 +182,20 @@ class OutletsSpider(scrapy.Spider):
 
     def _source_response(self, response: Response, outlet: Outlet) -> bool:
         """Book-keeping common to every source; False when there is nothing to parse."""
-        run = self.runs[outlet.name]
+        run = self.ctx.runs[outlet.name]
         run.requests += _sent(response.meta)
         if response.status == 304:
             run.not_modified += 1
             run.sources_ok += 1
             return False
-        self.sources[response.meta["source"]] = SourceState(
+        self.ctx.sources[response.meta["source"]] = SourceState(
             outlet.name,
             _header(response, b"ETag"),
             _header(response, b"Last-Modified"),
         )
         return True
 
+    @tracked
     def parse_feed(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
         if not self._source_response(response, outlet):
             return
@@ -223,9 +206,10 @@ class OutletsSpider(scrapy.Spider):
         except DiscoveryError as e:
             self._source_error(outlet, response.meta["source"], f"malformed feed: {e}")
             return
-        self.runs[outlet.name].sources_ok += 1
+        self.ctx.runs[outlet.name].sources_ok += 1
         yield from self.article_requests(outlet, links, response.meta["source"])
 
+    @tracked
     def parse_sitemap(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
         if not self._source_response(response, outlet):
             return
@@ -235,15 +219,16 @@ class OutletsSpider(scrapy.Spider):
         except DiscoveryError as e:
             self._source_error(outlet, source, f"malformed sitemap: {e}")
             return
-        self.runs[outlet.name].sources_ok += 1
+        self.ctx.runs[outlet.name].sources_ok += 1
         if sitemap.kind == "sitemapindex":
-            self.sources[source].pointer = True
+            self.ctx.sources[source].pointer = True
             for child in self._recent(sitemap.links):
                 if is_own_domain(child.url, outlet.own_domains()):
                     yield from self.source_request(outlet, child.url, self.parse_sitemap)
             return
         yield from self.article_requests(outlet, sitemap.links, source)
 
+    @tracked
     def parse_homepage(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
         if not self._source_response(response, outlet):
             # Unchanged since its links were scanned (a homepage announcing feeds is a pointer
@@ -254,7 +239,7 @@ class OutletsSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self._source_error(outlet, source, "homepage is not HTML")
             return
-        self.runs[outlet.name].sources_ok += 1
+        self.ctx.runs[outlet.name].sources_ok += 1
         # Decoded as articles are (not as Scrapy would): link texts become listing titles.
         html = decode_html(response.body, _charset(response), outlet.language or None).text
         feeds = [
@@ -263,29 +248,32 @@ class OutletsSpider(scrapy.Spider):
             if is_own_domain(u, outlet.own_domains())
         ]
         if feeds:
-            self.sources[source].pointer = True
+            self.ctx.sources[source].pointer = True
             for url in feeds[:3]:
                 yield from self.source_request(outlet, url, self.parse_feed)
             return
         # No feed: the robots.txt may name sitemaps, and the homepage's own links are scanned.
         yield from self.robots_request(outlet, response.url)
-        links = self.heal.homepage_links(outlet, html, response.url)  # heal hook 5
+        links = self.heal.homepage_links(outlet, html, response.url)  # heal hook 4
         yield from self.article_requests(outlet, links, source)
 
+    @tracked
     def heal_homepage(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
-        # heal hook 6: the fallback's homepage (announced feeds and article links)
+        # heal hook 5: the fallback's homepage (announced feeds and article links)
         yield from self.heal.parse_homepage(self, response, outlet, _charset(response))
 
+    @tracked
     def heal_robots(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
-        # heal hook 7: the fallback's robots.txt (the sitemaps it names)
+        # heal hook 6: the fallback's robots.txt (the sitemaps it names)
         yield from self.heal.parse_robots(self, response, outlet)
 
     def robots_request(self, outlet: Outlet, homepage: str) -> Iterator[scrapy.Request]:
         robots = urljoin(homepage, "/robots.txt")
         yield from self.source_request(outlet, robots, self.parse_robots, optional=True)
 
+    @tracked
     def parse_robots(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
-        self.runs[outlet.name].requests += _sent(response.meta)
+        self.ctx.runs[outlet.name].requests += _sent(response.meta)
         if response.status != 200 or not isinstance(response, TextResponse):
             return  # no robots.txt is no error
         for url in robots_sitemaps(response.text, response.url):
@@ -300,9 +288,11 @@ class OutletsSpider(scrapy.Spider):
     def article_requests(
         self, outlet: Outlet, links: list[Link], source: str
     ) -> Iterator[scrapy.Request]:
-        run = self.runs[outlet.name]
+        run = self.ctx.runs[outlet.name]
         domains = outlet.own_domains()
-        links = self.heal.admit(outlet, links, source)  # heal hook 8: the outlet's URL filter
+        # heal hook 7: the outlet's one URL filter (article_pattern or learned templates) for
+        # links of every source; it learns from feed and sitemap items as it goes
+        links = self.heal.admit(outlet, links, source)
         fresh: dict[str, Link] = {}
         for link in self._recent(links):
             url = canonical_url(link.url, outlet.homepage)
@@ -310,11 +300,12 @@ class OutletsSpider(scrapy.Spider):
             if url not in self.articles_requested and is_own_domain(url, domains):
                 fresh.setdefault(url, link)
         run.discovered += len(fresh)
-        seen = self.store.seen_urls(fresh)
+        seen = self.ctx.store.seen_urls(fresh)
         for url, link in fresh.items():
             if url in seen and not _updated_since(link, seen[url]):
                 continue
             self.articles_requested.add(url)
+            self.ctx.hold(outlet.name)
             yield scrapy.Request(
                 url,
                 callback=self.parse_article,
@@ -323,16 +314,18 @@ class OutletsSpider(scrapy.Spider):
                 cb_kwargs={"outlet": outlet, "link": link},
             )
 
+    @tracked
     def parse_article(
         self, response: Response, outlet: Outlet, link: Link
     ) -> Iterator[ArticlePage]:
-        run = self.runs[outlet.name]
+        run = self.ctx.runs[outlet.name]
         run.requests += _sent(response.meta)
         if not isinstance(response, TextResponse):
             self._article_error(response.meta, f"{response.url}: not an HTML page")
             return
         run.articles_ok += 1
         requested = response.request.url if response.request else response.url
+        self.ctx.hold(outlet.name)  # until the pipelines are done with it (crawler/context.py)
         yield ArticlePage(
             url=canonical_url(requested, outlet.homepage),
             outlet=outlet.name,
@@ -350,29 +343,44 @@ class OutletsSpider(scrapy.Spider):
 
     def source_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         meta = failure.request.meta  # type: ignore[attr-defined]
-        outlet = self.config.outlet(meta["outlet"])
-        self.runs[outlet.name].requests += _sent(meta, failure)
+        try:
+            if not self.ctx.is_done(meta["outlet"]):
+                self._source_failed(meta, failure)
+                # heal hook 8: a configured source answering 404/410 starts the fallback
+                outlet = self.ctx.config.outlet(meta["outlet"])
+                yield from self.heal.source_failed(self, outlet, meta["source"], _status(failure))
+        finally:
+            self.ctx.release(meta["outlet"])
+
+    def _source_failed(self, meta: dict[str, Any], failure: Failure) -> None:
+        outlet = self.ctx.config.outlet(meta["outlet"])
+        self.ctx.runs[outlet.name].requests += _sent(meta, failure)
         if meta.get("optional"):
             log.info(
                 "Outlet %s: %s: %s (optional, ignored)", outlet.name, meta["source"], _why(failure)
             )
             return
         self._source_error(outlet, meta["source"], _why(failure))
-        # heal hook 9: a configured source answering 404/410 starts the fallback
-        yield from self.heal.source_failed(self, outlet, meta["source"], _status(failure))
 
     def _source_error(self, outlet: Outlet, url: str, why: str) -> None:
-        run = self.runs[outlet.name]
+        run = self.ctx.runs[outlet.name]
         run.source_errors += 1
         run.errors.append(f"{url}: {why}")
         # A source that could not be read keeps no validators: a 304 next time would hide it.
-        self.sources.pop(url, None)
+        self.ctx.sources.pop(url, None)
         log.warning("Outlet %s: %s: %s", outlet.name, url, why)
 
     def article_failed(self, failure: Failure) -> None:
         meta = failure.request.meta  # type: ignore[attr-defined]
+        try:
+            if not self.ctx.is_done(meta["outlet"]):
+                self._article_failed(meta, failure)
+        finally:
+            self.ctx.release(meta["outlet"])
+
+    def _article_failed(self, meta: dict[str, Any], failure: Failure) -> None:
         url = failure.request.url  # type: ignore[attr-defined]
-        run = self.runs[meta["outlet"]]
+        run = self.ctx.runs[meta["outlet"]]
         run.requests += _sent(meta, failure)
         if _by_policy(failure):  # robots.txt or offsite: never fetched, not worth retrying
             run.skipped += 1
@@ -381,10 +389,10 @@ class OutletsSpider(scrapy.Spider):
         self._article_error(meta, f"{url}: {_why(failure)}", retry=not _permanent(failure))
 
     def _article_error(self, meta: dict[str, Any], why: str, retry: bool = True) -> None:
-        run = self.runs[meta["outlet"]]
+        run = self.ctx.runs[meta["outlet"]]
         run.article_errors += 1
         run.errors.append(why)
-        state = self.sources.get(meta.get("source", ""))
+        state = self.ctx.sources.get(meta.get("source", ""))
         if state and retry:
             state.complete = False
         log.warning("Outlet %s: %s", meta["outlet"], why)
@@ -392,63 +400,16 @@ class OutletsSpider(scrapy.Spider):
     # -- end --------------------------------------------------------------------------------
 
     def closed(self, reason: str) -> None:
-        if reason == "finished":
-            self.heal.finish()  # heal hook 10: done at idle already; a no-op then
-        finished = utcnow()
-        with self.store.transaction():
-            if reason == "finished":
-                self._save_validators()
-            for run in self.runs.values():
-                error = "; ".join(run.errors)[:2000] or None
-                if reason != "finished":
-                    error = f"crawl stopped: {reason}" + (f"; {error}" if error else "")
-                self.store.record_crawl(
-                    {
-                        "outlet": run.outlet,
-                        "started_at": run.started_at,
-                        "finished_at": finished,
-                        "status": run.status if reason == "finished" else "error",
-                        "error": error,
-                        "discovered": run.discovered,
-                        "new_articles": run.new_articles,
-                        "requests": run.requests,
-                        "not_modified": run.not_modified,
-                        "matched": run.matched,
-                    }
-                )
-        for line in summary_lines(list(self.runs.values())):
+        """Outlets still open are recorded now: done when the crawl finished, else
+        interrupted (each finished outlet was recorded the moment it was done)."""
+        self.ctx.close(reason)
+        for line in summary_lines(list(self.ctx.runs.values())):
             log.info(line)
-        for run in self.runs.values():  # one machine-readable line per outlet, for the daemon log
-            log.info(
-                "crawl-result %s status=%s discovered=%d new=%d matched=%d alerts=%d requests=%d"
-                " not_modified=%d errors=%d",
-                run.outlet,
-                run.status,
-                run.discovered,
-                run.new_articles,
-                run.matched,
-                run.alerted,
-                run.requests,
-                run.not_modified,
-                len(run.errors),
-            )
-
-    def _save_validators(self) -> None:
-        for url, state in self.sources.items():
-            if not state.pointer and state.complete and (state.etag or state.last_modified):
-                self.store.save_validators(url, state.etag, state.last_modified)
 
 
-def summary_lines(runs: list[OutletRun]) -> list[str]:
-    """The per-outlet table an operator reads at the end of a manual crawl."""
-    head = f"{'outlet':<24} {'status':<6} {'found':>6} {'new':>5} {'matched':>7} {'alerts':>6}"
-    lines = ["Crawl summary:", head]
-    for r in runs:
-        lines.append(
-            f"{r.outlet:<24} {r.status:<6} {r.discovered:>6} {r.new_articles:>5}"
-            f" {r.matched:>7} {r.alerted:>6}" + (f"  errors: {len(r.errors)}" if r.errors else "")
-        )
-    return lines
+def outlet_names(arg: str | None) -> list[str] | None:
+    """`-a outlets=a,b` as a list; None (every enabled outlet) when not given."""
+    return [n.strip() for n in arg.split(",") if n.strip()] if arg else None
 
 
 def _updated_since(link: Link, fetched_at: str) -> bool:
