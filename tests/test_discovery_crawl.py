@@ -365,15 +365,16 @@ KOHA_PATTERN = r"/arberi/\d+/"
 
 def build_homepage_scan(f: Fixture, name: str, host_re: str, title: str) -> None:
     """A real homepage without feeds: every article link it holds is served as a small page."""
-    from balkanwatch.analysis.discovery import scan_article_links
+    # The outlet's filter as the spider builds it: article_pattern, else the link classifier.
+    from balkanwatch.analysis.outletfilter import OutletFilter
 
     home = real_homepage(name, host_re, f.site.base)
     f.site.add("/", home, etag=f'"{f.name}-home"')
-    pattern = f.entry.get("article_pattern")
-    for link in scan_article_links(
-        home, f.site.url("/"), [f"{f.site.host}:{f.site.port}"], pattern
-    ):
-        path = link.url[len(f.site.base) :]
+    url_filter = OutletFilter.build(f.entry.get("article_pattern"), ())
+    for verdict in url_filter.homepage(home, f.site.url("/"), [f"{f.site.host}:{f.site.port}"]):
+        if not verdict.article:
+            continue
+        path = verdict.url[len(f.site.base) :]
         f.article(path, f"{title} {len(f.stored)}", page(f"{title} {len(f.stored)}", path))
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "article_urls",
     "classify_links",
     "is_asset",
+    "judge_url",
 ]
 
 # Path segments that make a page a listing, an account page or a file store, whatever else
@@ -108,6 +109,17 @@ def is_asset(url: str) -> bool:
     last = urlsplit(url).path.rsplit("/", 1)[-1]
     stem, dot, extension = last.rpartition(".")
     return bool(dot and stem) and extension.lower() in ASSET_EXTENSIONS
+
+
+def judge_url(url: str) -> tuple[float, str]:
+    """What a URL alone says (no page): a navigation or asset URL scores -10, an identity
+    (date, id, slug with an id) 3, a long headline slug 2, a section name below 0."""
+    if is_asset(url):
+        return -10.0, "a file, not a page"
+    link = _Link(url, path_tokens(url), query_ids(url))
+    if veto := _veto(link):
+        return -10.0, veto
+    return _url_score(link)
 
 
 def article_urls(

@@ -58,6 +58,7 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
             f" every {_duration(cfg.interval_of(o)):<5} {sources}{flag}",
             file=out,
         )
+    _print_dead_sources(cfg, out)
     print(f"\nTopics: {len(cfg.topics)}", file=out)
     for t in cfg.topics:
         extra = "".join(
@@ -76,6 +77,28 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
         for url in sub.urls:
             print(f"    {mask_secrets(url)}", file=out)
     return 0
+
+
+def _print_dead_sources(cfg: Config, out: TextIO) -> None:
+    """Configured sources the crawler found dead, if a database exists to say so."""
+    from balkanwatch.app.report import dead_source_lines, dead_sources
+    from balkanwatch.storage.engine import StorageError
+
+    if isinstance(cfg.database, Path) and not cfg.database.exists():
+        return
+    try:
+        store = Store(cfg.database)
+    except StorageError as e:  # check-config checks the files; the database is `status`'s
+        print(f"  (database not readable: {mask_secrets(str(e))})", file=out)
+        return
+    try:
+        dead = dead_sources(cfg, store)
+    finally:
+        store.close()
+    if dead:
+        print("  Replaced sources (update outlets.yaml):", file=out)
+        for line in dead_source_lines(dead, datetime.now(UTC)):
+            print(f"  {line}", file=out)
 
 
 def _jsonl(key: str, shape: str) -> Iterator[dict[str, Any]]:

@@ -40,6 +40,7 @@ def status_report(cfg: Config, store: Store) -> dict[str, Any]:
         alerts = store.alert_counts()
         failing = store.alerts_with_errors(20)
         total = store.count_articles()
+        dead = dead_sources(cfg, store)
     finally:
         store.close()
     return {
@@ -52,7 +53,27 @@ def status_report(cfg: Config, store: Store) -> dict[str, Any]:
             "failed": alerts.get("failed", 0),
         },
         "alerts_with_errors": failing,
+        "dead_sources": dead,
     }
+
+
+def dead_sources(cfg: Config, store: Store) -> list[dict[str, Any]]:
+    """Configured feeds and sitemaps the crawler found dead and replaced (crawler/heal.py);
+    a URL no longer in the configuration is no longer news."""
+    configured = {(o.name, u) for o in cfg.outlets for u in (*o.feeds, *o.sitemaps)}
+    return [
+        {k: r[k] for k in ("outlet", "url", "kind", "since", "reason", "replaced_by")}
+        for r in store.source_health()
+        if r["state"] == "dead" and (r["outlet"], r["url"]) in configured
+    ]
+
+
+def dead_source_lines(dead: list[dict[str, Any]], now: datetime) -> list[str]:
+    return [
+        f"  {d['outlet']}: {d['kind']} {d['url']} dead since {relative(d['since'], now)}"
+        f" ({d['reason']}); crawled through {d['replaced_by']}"
+        for d in dead
+    ]
 
 
 def relative(when: str | None, now: datetime) -> str:
@@ -93,6 +114,9 @@ def format_status(report: dict[str, Any], now: datetime) -> str:
     errors = [o for o in report["outlets"] if o["result"] == "error" and o["error"]]
     for o in errors:
         lines.append(f"  {o['outlet']}: {o['error'][:300]}")
+    if report.get("dead_sources"):
+        lines.append("Replaced sources (update outlets.yaml):")
+        lines.extend(dead_source_lines(report["dead_sources"], now))
     a = report["alerts"]
     lines.append("")
     lines.append(

@@ -251,6 +251,29 @@ CREATE INDEX articles_search_doc ON articles_search USING GIN (doc);
 CREATE INDEX articles_search_key ON articles_search (sort_key);
 """
 
+# Version 5: what the crawler learned per outlet (its article URL templates, from its own feed
+# and sitemap items) and the health of each configured feed or sitemap, so a dead one is
+# replaced once, reported once, and shown by `status`.
+_V5_COMMON = """
+CREATE TABLE outlet_templates (
+    outlet TEXT PRIMARY KEY,
+    examples TEXT NOT NULL,     -- JSON list of article URLs learned from, newest first
+    filter TEXT NOT NULL,       -- JSON of the learned UrlFilter (balkanwatch.analysis)
+    learned_at TEXT NOT NULL
+);
+CREATE TABLE source_health (
+    outlet TEXT NOT NULL,
+    url TEXT NOT NULL,          -- a configured feed or sitemap
+    kind TEXT NOT NULL,         -- feed | sitemap
+    state TEXT NOT NULL,        -- ok | dead
+    silent_runs INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,                -- why it was found dead
+    replaced_by TEXT,           -- what the crawler uses instead
+    since TEXT NOT NULL,        -- when it entered its state
+    PRIMARY KEY (outlet, url)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", _V1_SQLITE, _V1_POSTGRESQL),
     Migration(2, "fold version of signatures; outlet leases", _V2_COMMON, _V2_COMMON),
@@ -262,6 +285,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _V4_POSTGRESQL,
         search.rebuild,
     ),
+    Migration(5, "outlet url templates and source health", _V5_COMMON, _V5_COMMON),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -449,6 +449,41 @@ class Store(Outbox, OutletLeases):
             (outlet, state, since, reason),
         )
 
+    # -- what was learned per outlet, and the health of its configured sources ---------------
+
+    def outlet_templates(self, outlet: str) -> dict[str, Any] | None:
+        """The outlet's learned examples (a list) and filter (JSON text), or None."""
+        row = self.engine.one(
+            "SELECT examples, filter, learned_at FROM outlet_templates WHERE outlet = ?", (outlet,)
+        )
+        return {**row, "examples": json.loads(row["examples"])} if row else None
+
+    def save_outlet_templates(self, outlet: str, examples: list[str], filter_json: str) -> None:
+        self.engine.execute(
+            "INSERT INTO outlet_templates (outlet, examples, filter, learned_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (outlet) DO UPDATE SET examples = excluded.examples, "
+            "filter = excluded.filter, learned_at = excluded.learned_at",
+            (outlet, json.dumps(examples, ensure_ascii=False), filter_json, utcnow()),
+        )
+
+    def source_health(self, outlet: str | None = None) -> list[dict[str, Any]]:
+        """Health rows of configured feeds and sitemaps, of one outlet or of all."""
+        if outlet is None:
+            return self.engine.query("SELECT * FROM source_health ORDER BY outlet, url")
+        return self.engine.query(
+            "SELECT * FROM source_health WHERE outlet = ? ORDER BY url", (outlet,)
+        )
+
+    def save_source_health(self, row: dict[str, Any]) -> None:
+        cols = ("outlet", "url", "kind", "state", "silent_runs", "reason", "replaced_by", "since")
+        values = [row.get(c) for c in cols]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols[2:])
+        self.engine.execute(
+            f"INSERT INTO source_health ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT (outlet, url) DO UPDATE SET {updates}",
+            values,
+        )
+
 
 def _with_fold_version(row: dict[str, Any]) -> dict[str, Any]:
     """A row that sets a signature records the folding it was made with."""

@@ -37,12 +37,12 @@ from balkanwatch.analysis.discovery import (
     parse_feed,
     parse_sitemap,
     robots_sitemaps,
-    scan_article_links,
 )
 from balkanwatch.analysis.urls import canonical_url, is_own_domain, registered_domain
 from balkanwatch.core.config import ConfigError, Outlet
 from balkanwatch.core.times import parse_time, utcnow
 from crawler.context import CrawlContext, context_of
+from crawler.heal import Healer
 from crawler.items import ArticlePage
 from crawler.redirects import OffsiteRedirect
 from crawler.runs import SourceState, summary_lines
@@ -76,6 +76,7 @@ class OutletsSpider(scrapy.Spider):
     name = "outlets"
     since: datetime  # feed and sitemap items older than this are skipped
     allowed_domains: list[str]  # for Scrapy's offsite filter, set from the selected outlets
+    heal: Healer  # the outlets' URL filters and source health, set with the outlets
 
     def __init__(self, outlets: str | None = None, since: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -97,6 +98,12 @@ class OutletsSpider(scrapy.Spider):
         # articles on example.rs or news.example.rs, which Scrapy's offsite filter must let pass.
         spider.allowed_domains = sorted(
             {registered_domain(d) for o in targets for d in o.own_domains()}
+        )
+        # heal hook 1: the outlets' URL filters and source health (crawler/heal.py), decided
+        # and stored as each outlet ends normally (nothing pending; not when cut by a deadline)
+        spider.heal = Healer(ctx.store, ctx.config, targets, spider.since)
+        ctx.before_finish.append(
+            lambda name: spider.heal.finish(name) if ctx.tracks[name].pending <= 0 else None
         )
         return spider
 
@@ -133,6 +140,8 @@ class OutletsSpider(scrapy.Spider):
             yield from self.source_request(outlet, url, self.parse_sitemap)
         if not outlet.feeds and not outlet.sitemaps:
             yield from self.source_request(outlet, outlet.homepage, self.parse_homepage)
+        else:  # heal hook 2: a dead or long-silent configured source: the fallback
+            yield from self.heal.start(self, outlet)
 
     def source_request(
         self, outlet: Outlet, url: str, callback: Any, optional: bool = False
@@ -140,6 +149,8 @@ class OutletsSpider(scrapy.Spider):
         """A feed, sitemap or homepage request, conditional on the validators stored for it;
         nothing if this pass asked for it already (a sitemap index that lists itself)."""
         if (outlet.name, url) in self.sources_requested:
+            return
+        if self.heal.skip(outlet, url):  # heal hook 3: a dead source is not polled
             return
         self.sources_requested.add((outlet.name, url))
         headers = {}
@@ -243,8 +254,18 @@ class OutletsSpider(scrapy.Spider):
             return
         # No feed: the robots.txt may name sitemaps, and the homepage's own links are scanned.
         yield from self.robots_request(outlet, response.url)
-        links = scan_article_links(html, response.url, outlet.own_domains(), outlet.article_pattern)
+        links = self.heal.homepage_links(outlet, html, response.url)  # heal hook 4
         yield from self.article_requests(outlet, links, source)
+
+    @tracked
+    def heal_homepage(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
+        # heal hook 5: the fallback's homepage (announced feeds and article links)
+        yield from self.heal.parse_homepage(self, response, outlet, _charset(response))
+
+    @tracked
+    def heal_robots(self, response: Response, outlet: Outlet) -> Iterator[scrapy.Request]:
+        # heal hook 6: the fallback's robots.txt (the sitemaps it names)
+        yield from self.heal.parse_robots(self, response, outlet)
 
     def robots_request(self, outlet: Outlet, homepage: str) -> Iterator[scrapy.Request]:
         robots = urljoin(homepage, "/robots.txt")
@@ -269,13 +290,12 @@ class OutletsSpider(scrapy.Spider):
     ) -> Iterator[scrapy.Request]:
         run = self.ctx.runs[outlet.name]
         domains = outlet.own_domains()
-        # The outlet's article_pattern decides for links of every source, not only the homepage.
-        pattern = re.compile(outlet.article_pattern) if outlet.article_pattern else None
+        # heal hook 7: the outlet's one URL filter (article_pattern or learned templates) for
+        # links of every source; it learns from feed and sitemap items as it goes
+        links = self.heal.admit(outlet, links, source)
         fresh: dict[str, Link] = {}
         for link in self._recent(links):
             url = canonical_url(link.url, outlet.homepage)
-            if pattern and not pattern.search(url):
-                continue
             # An article listed by two sources of this pass (feed and sitemap) counts once.
             if url not in self.articles_requested and is_own_domain(url, domains):
                 fresh.setdefault(url, link)
@@ -321,11 +341,14 @@ class OutletsSpider(scrapy.Spider):
 
     # -- errors -----------------------------------------------------------------------------
 
-    def source_failed(self, failure: Failure) -> None:
+    def source_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         meta = failure.request.meta  # type: ignore[attr-defined]
         try:
             if not self.ctx.is_done(meta["outlet"]):
                 self._source_failed(meta, failure)
+                # heal hook 8: a configured source answering 404/410 starts the fallback
+                outlet = self.ctx.config.outlet(meta["outlet"])
+                yield from self.heal.source_failed(self, outlet, meta["source"], _status(failure))
         finally:
             self.ctx.release(meta["outlet"])
 
@@ -437,6 +460,13 @@ def _by_policy(failure: Failure) -> bool:
     if isinstance(exc, OffsiteRedirect):  # the outlet moved somewhere: the operator must know
         return False
     return isinstance(exc, IgnoreRequest) and ("robots.txt" in text or "offsite" in text)
+
+
+def _status(failure: Failure) -> int | None:
+    from scrapy.spidermiddlewares.httperror import HttpError
+
+    exc = failure.value
+    return exc.response.status if isinstance(exc, HttpError) else None
 
 
 def _permanent(failure: Failure) -> bool:
