@@ -177,7 +177,10 @@ class Supervisor:
         return {
             **os.environ,
             "BALKANWATCH_CONFIG": str(self.config.directory),
-            "BALKANWATCH_DB": str(Path(self.config.database).resolve()),
+            # a SQLite path made absolute; a postgresql:// URL as it is (a Path would fold it)
+            "BALKANWATCH_DB": self.config.database
+            if isinstance(self.config.database, str)
+            else str(self.config.database.resolve()),
         }
 
     async def crawl(self, outlets: list[Outlet] | None = None) -> int | None:

@@ -261,7 +261,8 @@ def connect(database: str | Path, timeout: float = 60.0) -> Engine:
     """The engine for a `database` setting: a postgresql:// URL or a SQLite file path."""
     if is_postgres_url(database):
         return PostgresEngine(str(database), timeout)
-    if str(database).startswith(("postgresql:", "postgres:")):
-        # A URL that went through Path() lost a slash: never a SQLite file named like a URL.
+    if any(part.startswith(("postgresql:", "postgres:")) for part in Path(database).parts):
+        # A URL that went through Path() (perhaps made absolute) lost a slash: never a SQLite
+        # file named like a URL.
         raise StorageError(f"{_without_password(str(database))}: not a postgresql:// URL")
     return SQLiteEngine(database, timeout)
