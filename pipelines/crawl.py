@@ -13,6 +13,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import pickle
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from typing import Any
@@ -27,6 +29,7 @@ from balkanwatch.core.document import Document, seed_text
 from balkanwatch.delivery.alerts import Deliverer
 from crawler.items import ArticlePage
 from pipelines.ingest import Ingester, IngestResult
+from pipelines.stages import STAGES
 
 # Heavy stages (trafilatura, the MinHash index) are loaded on the first article, not at start: a
 # poll that finds nothing new (the common case, every few minutes) then costs little CPU.
@@ -34,15 +37,24 @@ from pipelines.ingest import Ingester, IngestResult
 log = logging.getLogger(__name__)
 
 
-def _extract_in_worker(page: ArticlePage) -> tuple[dict[str, Any] | None, str | None]:
+def _extract_in_worker(
+    payload: bytes,
+) -> tuple[dict[str, Any] | None, str | None, dict[str, tuple[float, float, int]]]:
     """Runs in a worker process (a mislabelled page costs a few ms to decode); returns plain
-    data so it pickles cheaply, and how the page was decoded when not as it declared."""
+    data so it pickles cheaply, how the page was decoded when not as it declared, and the
+    worker's stage times for this page."""
     from balkanwatch.analysis.charset import decode_html
     from balkanwatch.analysis.extract import extract_article
 
-    decoded = decode_html(page.html, page.charset, page.language)
-    result = extract_article(decoded.text, page.response_url)
-    return (asdict(result) if result else None), decoded.note
+    with STAGES("unpickle"):
+        page: ArticlePage = pickle.loads(payload)
+    with STAGES("decode"):
+        decoded = decode_html(page.html, page.charset, page.language)
+    with STAGES("extract"):
+        result = extract_article(decoded.text, page.response_url)
+    with STAGES("result"):
+        data = asdict(result) if result else None
+    return data, decoded.note, STAGES.take()
 
 
 def to_document(page: ArticlePage, ex: Any, outlet: Outlet) -> Document:
@@ -105,8 +117,13 @@ class ExtractPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        future = self._pool().submit(_extract_in_worker, item)
-        data, decoding = await asyncio.wrap_future(future)
+        with STAGES("send"):
+            payload = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+            future = self._pool().submit(_extract_in_worker, payload)
+        waited = time.perf_counter()
+        data, decoding, times = await asyncio.wrap_future(future)
+        STAGES.add("wait", time.perf_counter() - waited, 0.0)
+        STAGES.merge(times, "worker/")
         if decoding:
             log.info("Outlet %s: %s: %s", item.outlet, item.url, decoding)
         if data is None:
@@ -115,7 +132,8 @@ class ExtractPipeline:
         outlet = self.spider.config.outlet(item.outlet)  # type: ignore[attr-defined]
         from balkanwatch.analysis.extract import Extracted
 
-        return to_document(item, Extracted(**data), outlet)
+        with STAGES("document"):
+            return to_document(item, Extracted(**data), outlet)
 
 
 BATCH_SIZE = 32  # articles per write transaction
@@ -173,7 +191,7 @@ class IngestPipeline:
             return
         outcomes: list[IngestResult | BaseException] = []
         try:
-            with self.store.transaction():
+            with STAGES("batch"), self.store.transaction():
                 for doc, _ in batch:
                     try:
                         with self.store.savepoint():  # one article can fail alone
@@ -203,6 +221,8 @@ class IngestPipeline:
         )
 
     async def close_spider(self, spider: Spider) -> None:
-        report = await self.deliverer.deliver_due()
+        with STAGES("deliver"):
+            report = await self.deliverer.deliver_due()
         if report.attempted:
             log.info("Alerts: %s", report)
+        STAGES.report(spider.crawler.stats, spider.crawler.settings.get("STAGE_REPORT"))
