@@ -35,7 +35,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.proctree import TreeCPU, run_tree  # noqa: E402
-from bench.sites import Entry, real_outlets, real_pages, real_plan, replica, serve_real  # noqa: E402
+from bench.sites import (  # noqa: E402
+    Entry,
+    insert_at,
+    real_outlets,
+    real_pages,
+    real_plan,
+    replica,
+    serve_real,
+)
 from tests.support import write_config  # noqa: E402
 
 MIB = 1024 * 1024
@@ -54,8 +62,9 @@ MAIN_STAGES = [
 ]
 WORKER_STAGES = [
     ("worker/unpickle", "receiving the page (unpickling)"),
-    ("worker/decode", "decoding"),
-    ("worker/extract", "extraction (parse, trafilatura, checks)"),
+    ("worker/decode", "decoding (the charset decision)"),
+    ("worker/parse", "parsing the HTML (once)"),
+    ("worker/extract", "extraction (trafilatura and checks)"),
     ("worker/result", "packing the result"),
 ]
 INGEST_STAGES = ["fingerprint", "dedup", "match", "store", "search index", "alerts"]
@@ -74,8 +83,12 @@ def config(tmp: Path, bases: list[str]) -> Path:
     )
 
 
-def run_crawl(cfg: Path, workers: int, report: Path) -> tuple[float, TreeCPU, dict[str, int]]:
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "outlets", "-s", "RETRY_TIMES=0"]
+def run_crawl(
+    cfg: Path, workers: int, report: Path, pyspy: str | None
+) -> tuple[float, TreeCPU, dict[str, int]]:
+    # py-spy samples only the crawl process, and only while it runs (not idle waits)
+    spy = ["py-spy", "record", "-r", "250", "-f", "raw", "-o", pyspy, "--"] if pyspy else []
+    cmd = [*spy, sys.executable, "-m", "scrapy", "crawl", "outlets", "-s", "RETRY_TIMES=0"]
     cmd += ["-s", f"EXTRACT_WORKERS={workers}", "-s", f"STAGE_REPORT={report}"]
     wall, tree, _ = run_tree(cmd, {**os.environ, "BALKANWATCH_CONFIG": str(cfg)}, ROOT)
     with sqlite3.connect(cfg / "bw.db") as conn:
@@ -93,9 +106,10 @@ def run_bare(pages: list[bytes], plan: list[list[Entry]]) -> tuple[float, float,
 
     wall = cpu = 0.0
     extracted = 0
+    offsets = [insert_at(page) for page in pages]
     for entries in plan:
         for e in entries:
-            body = replica(pages[e.index], e.copy, e.index)
+            body = replica(pages[e.index], e.copy, e.index, offsets[e.index])
             c0, t0 = time.process_time(), time.perf_counter()
             text = trafilatura.extract(
                 body, with_metadata=True, include_comments=False, include_tables=True
@@ -111,15 +125,13 @@ def profile_worker(pages: list[bytes], n: int) -> list[tuple[str, float]]:
     import cProfile
     import pstats
 
-    from balkanwatch.analysis.charset import decode_html
     from balkanwatch.analysis.extract import extract_article
 
     bodies = [replica(pages[i % len(pages)], 0, i) for i in range(n)]
     prof = cProfile.Profile()
     prof.enable()
     for body in bodies:
-        decoded = decode_html(body, "utf-8", None)
-        extract_article(decoded.text, "http://127.0.0.1/news/x")
+        extract_article(body, "http://127.0.0.1/news/x")  # decodes and parses as the worker
     prof.disable()
     stats: dict[Any, Any] = pstats.Stats(prof).stats  # type: ignore[attr-defined]
 
@@ -127,13 +139,13 @@ def profile_worker(pages: list[bytes], n: int) -> list[tuple[str, float]]:
         return sum(v[3] for (file, _, func), v in stats.items() if func == name and module in file)
 
     decode = cum("decode_html", "charset.py")
-    parse = cum("_parse", "extract.py")
+    parse = cum("parse_html", "extract.py")
     traf = cum("bare_extraction", "trafilatura")
-    total = cum("extract_article", "extract.py")
+    total = cum("extract_article", "extract.py") - decode
     # cProfile's overhead inflates Python-heavy parts; the shares, not the sums, are the point.
     return [
         ("decode_html", decode / n * 1000),
-        ("parse (lxml, via trafilatura's load_html)", parse / n * 1000),
+        ("parse_html (lxml)", parse / n * 1000),
         ("trafilatura.bare_extraction on the tree", traf / n * 1000),
         ("extract.py's checks around it", (total - parse - traf) / n * 1000),
     ]
@@ -175,6 +187,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-bare", action="store_true", help="crawl only (memory runs)")
     p.add_argument("--profile", type=int, default=0, help="cProfile the worker over N pages")
+    p.add_argument("--pyspy", help="py-spy the crawl process: collapsed stacks to this file")
     args = p.parse_args()
     pages = real_pages()
     total = args.pages or 14 * len(pages)
@@ -187,7 +200,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bw-real-") as tmp:
             cfg, report = config(Path(tmp), bases), Path(tmp) / "stages.json"
             print("crawling...", file=sys.stderr)
-            wall, tree, db = run_crawl(cfg, args.workers, report)
+            wall, tree, db = run_crawl(cfg, args.workers, report, args.pyspy)
             stages = json.loads(report.read_text("utf-8"))
     finally:
         server.terminate()

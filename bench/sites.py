@@ -196,19 +196,24 @@ def real_pages() -> list[bytes]:
     return pages + [path.read_bytes() for path in BALKAN]
 
 
-def replica(page: bytes, copy: int, index: int) -> bytes:
+def replica(page: bytes, copy: int, index: int, at: int | None = None) -> bytes:
     """The page with a paragraph of its own after its middle paragraph (in the body, for most
-    pages), so no copy is an exact duplicate of another. ASCII, whatever the page's charset."""
+    pages), so no copy is an exact duplicate of another. ASCII, whatever the page's charset.
+    `at`: insert_at(page), when the caller keeps it."""
     rng = random.Random(copy * 100_003 + index)
     words = " ".join(rng.choice(_FILLER) for _ in range(24))
     para = f"<p>Copy {copy} of page {index}: the {words}.</p>".encode()
+    at = insert_at(page) if at is None else at
+    return page[:at] + para + page[at:]
+
+
+def insert_at(page: bytes) -> int:
+    """Where replica inserts its paragraph: after the middle </p>, else before </body>."""
     ends = [m.end() for m in re.finditer(rb"</p\s*>", page, re.IGNORECASE)]
     if ends:
-        at = ends[len(ends) // 2]
-    else:
-        at = page.lower().rfind(b"</body")
-        at = at if at >= 0 else len(page)
-    return page[:at] + para + page[at:]
+        return ends[len(ends) // 2]
+    at = page.lower().rfind(b"</body")
+    return at if at >= 0 else len(page)
 
 
 @dataclass(frozen=True)
@@ -234,13 +239,14 @@ def _serve_real(hosts: list[str], plan: list[list[Entry]], ready: Any) -> None:
     from tests.support import FixtureSite, rss
 
     pages = real_pages()
+    offsets = [insert_at(page) for page in pages]  # the server's CPU is the crawl's machine's
     now = datetime.now(UTC)
     for host, entries, homepage in zip(hosts, plan, _cycle(HOMEPAGES), strict=False):
         site = FixtureSite(host)
         site.add("/", homepage.read_bytes(), content_type="text/html; charset=utf-8")
         for e in entries:
             # Built on request: the copies are not all held in memory at once.
-            body = functools.partial(replica, pages[e.index], e.copy, e.index)
+            body = functools.partial(replica, pages[e.index], e.copy, e.index, offsets[e.index])
             site.add(e.path, body, content_type="text/html; charset=utf-8")
         dates = [now - timedelta(minutes=k) for k in range(len(entries))]
         # A feed with the latest articles and a sitemap with all of them, as news sites have.

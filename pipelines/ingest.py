@@ -64,14 +64,13 @@ class Ingester:
         self.store, self.config, self.matcher, self.index = store, config, matcher, index
 
     def ingest(self, doc: Document) -> IngestResult:
-        from balkanwatch.analysis.dedup import content_hash, signature
+        from balkanwatch.analysis.dedup import fingerprints
 
         store = self.store
         # Fingerprints of the seed-form text: dedup skips the title line itself, so a copy with
         # a new headline is still the same story.
         with STAGES("fingerprint"):
-            digest = content_hash(doc.text)
-            sig = signature(doc.text)
+            digest, sig = fingerprints(doc.text)
         with store.transaction():
             with STAGES("store"):
                 existing = store.article_id_for(doc.url)

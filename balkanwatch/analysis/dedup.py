@@ -169,13 +169,20 @@ def body_words(text: str) -> list[str]:
     return words
 
 
-def content_hash(text: str) -> str:
+def fingerprints(text: str, *, num_perm: int = NUM_PERM) -> tuple[str, bytes]:
+    """content_hash and signature of a seed-form text, normalising it once for both."""
+    words = body_words(text)
+    return content_hash(text, words), signature(text, num_perm=num_perm, words=words)
+
+
+def content_hash(text: str, words: list[str] | None = None) -> str:
     """SHA-256 hex digest of the normalised body of a seed-form text: the exact-duplicate key.
 
     A body under MIN_WORDS words (an empty page, a photo caption) would make unrelated
-    articles collide, so for those the title is hashed too.
+    articles collide, so for those the title is hashed too. `words`: body_words(text), if the
+    caller has them.
     """
-    words = body_words(text)
+    words = body_words(text) if words is None else words
     if len(words) < MIN_WORDS:
         words = normalise_for_fingerprint(text).split()
     return hashlib.sha256(" ".join(words).encode()).hexdigest()
@@ -216,7 +223,7 @@ def _permutations(num_perm: int) -> np.ndarray:
     return np.array([a[:num_perm], b[:num_perm]], dtype=np.uint32)
 
 
-def signature(text: str, *, num_perm: int = NUM_PERM) -> bytes:
+def signature(text: str, *, num_perm: int = NUM_PERM, words: list[str] | None = None) -> bytes:
     """MinHash of the body's word shingles as ``FORMAT_VERSION`` + num_perm uint32 (LE).
 
     128 permutations make 513 bytes. Returns ``b""`` for a body under MIN_WORDS words:
@@ -224,7 +231,7 @@ def signature(text: str, *, num_perm: int = NUM_PERM) -> bytes:
     """
     if not 1 <= num_perm <= _MAX_PERM:
         raise ValueError(f"num_perm must be between 1 and {_MAX_PERM}")
-    words = body_words(text)
+    words = body_words(text) if words is None else words
     if len(words) < MIN_WORDS:
         return b""
     mh = MinHash(
