@@ -87,7 +87,21 @@ def run_crawl(
     cfg: Path, workers: int, report: Path, pyspy: str | None
 ) -> tuple[float, TreeCPU, dict[str, int]]:
     # py-spy samples only the crawl process, and only while it runs (not idle waits)
-    spy = ["py-spy", "record", "-r", "250", "-f", "raw", "-o", pyspy, "--"] if pyspy else []
+    spy = (
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "-r",
+            "250",
+            "-f",
+            "raw",
+            "-o",
+            pyspy,
+            "--",
+        ]
+        if pyspy
+        else []
+    )
     cmd = [*spy, sys.executable, "-m", "scrapy", "crawl", "outlets", "-s", "RETRY_TIMES=0"]
     cmd += ["-s", f"EXTRACT_WORKERS={workers}", "-s", f"STAGE_REPORT={report}"]
     wall, tree, _ = run_tree(cmd, {**os.environ, "BALKANWATCH_CONFIG": str(cfg)}, ROOT)

@@ -17,6 +17,7 @@ import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
+from types import SimpleNamespace
 from typing import Any
 
 from scrapy import Spider
@@ -136,10 +137,9 @@ class ExtractPipeline:
             self.spider.runs[item.outlet].errors.append(f"{item.url}: no article text")  # type: ignore[attr-defined]
             raise DropItem(f"No article text in {item.url}")
         outlet = self.spider.config.outlet(item.outlet)  # type: ignore[attr-defined]
-        from balkanwatch.analysis.extract import Extracted
-
         with STAGES("document"):
-            return to_document(item, Extracted(**data), outlet)
+            # Extracted's fields, without importing extract.py (and trafilatura, lxml) here
+            return to_document(item, SimpleNamespace(**data), outlet)
 
 
 BATCH_SIZE = 32  # articles per write transaction
