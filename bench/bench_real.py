@@ -47,6 +47,13 @@ from bench.sites import (  # noqa: E402
 from tests.support import write_config  # noqa: E402
 
 MIB = 1024 * 1024
+
+
+def load() -> str:
+    """The machine's 1-minute load average: other work on the cores skews wall-clock ratios."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 # Stages of the crawl process, in the order a page meets them (pipelines/stages.py names).
 MAIN_STAGES = [
     ("send", "moving the page to a worker (pickling)"),
@@ -214,7 +221,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bw-real-") as tmp:
             cfg, report = config(Path(tmp), bases), Path(tmp) / "stages.json"
             print("crawling...", file=sys.stderr)
+            load_before = load()
             wall, tree, db = run_crawl(cfg, args.workers, report, args.pyspy)
+            crawl_load = f"{load_before} before, {load()} after"
             stages = json.loads(report.read_text("utf-8"))
     finally:
         server.terminate()
@@ -226,7 +235,8 @@ def main() -> None:
     )
     print(
         f"full pipeline: {n / wall:.1f} pages/s ({wall:.1f} s wall), "
-        f"{tree.seconds / n * 1000:.1f} ms CPU per page (crawl and workers)"
+        f"{tree.seconds / n * 1000:.1f} ms CPU per page (crawl and workers); "
+        f"load average {crawl_load}"
     )
     root = tree.root  # the scrapy process itself
     workers = sorted(v for k, v in tree.peak_by_pid.items() if k != root)
@@ -245,11 +255,16 @@ def main() -> None:
     if args.no_bare:
         return
     print("bare trafilatura...", file=sys.stderr)
+    load_before = load()
     bare_wall, bare_cpu, extracted = run_bare(pages, plan)
     print(
         f"\nbare trafilatura, one core: {n / bare_wall:.1f} pages/s ({bare_wall:.1f} s), "
-        f"{bare_cpu / n * 1000:.1f} ms CPU per page; {extracted} with text"
+        f"{bare_cpu / n * 1000:.1f} ms CPU per page; {extracted} with text; "
+        f"load average {load_before} before, {load()} after"
     )
+    # What the CPU figures allow on idle cores: the crawl's CPU spread over all of them.
+    cores = min(args.workers, os.cpu_count() or 1)
+    print(f"CPU bound on {cores} idle cores: {cores * bare_cpu / tree.seconds:.2f}")
     print(f"ratio (pipeline pages/s / bare pages/s): {bare_wall / wall:.2f}")
 
 
