@@ -16,7 +16,6 @@ import os
 import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,6 +28,7 @@ from balkanwatch.core.config import Outlet
 from balkanwatch.core.document import Document, seed_text
 from balkanwatch.delivery.alerts import Deliverer
 from crawler.items import ArticlePage
+from pipelines.extract_worker import PRELOAD, extract_in_worker
 from pipelines.ingest import Ingester, IngestResult
 from pipelines.stages import STAGES
 
@@ -36,32 +36,6 @@ from pipelines.stages import STAGES
 # poll that finds nothing new (the common case, every few minutes) then costs little CPU.
 
 log = logging.getLogger(__name__)
-
-
-def _extract_in_worker(
-    payload: bytes,
-) -> tuple[dict[str, Any] | None, str | None, dict[str, tuple[float, float, int]]]:
-    """Runs in a worker process; returns plain data so it pickles cheaply, how the page was
-    decoded when not as it declared, and the worker's stage times for this page.
-
-    The page travels as its bytes and is parsed from UTF-8 bytes once: the decoded text is
-    only the charset decision (a mislabelled page costs a few ms), never kept or parsed."""
-    from balkanwatch.analysis.charset import decode_html
-    from balkanwatch.analysis.extract import extract_article, parse_html, utf8_bytes
-
-    with STAGES("unpickle"):
-        page: ArticlePage = pickle.loads(payload)
-    with STAGES("decode"):
-        decoded = decode_html(page.html, page.charset, page.language)
-        data, note = utf8_bytes(page.html, decoded), decoded.note
-        del decoded  # the text: several times the page's size, not needed any more
-    with STAGES("parse"):
-        tree = parse_html(data)
-    with STAGES("extract"):
-        result = extract_article(tree, page.response_url) if tree is not None else None
-    with STAGES("result"):
-        out = asdict(result) if result else None
-    return out, note, STAGES.take()
 
 
 def to_document(page: ArticlePage, ex: Any, outlet: Outlet) -> Document:
@@ -113,7 +87,7 @@ class ExtractPipeline:
             # forkserver: workers start from a clean process, not a fork of the reactor's
             # state; they import trafilatura once and keep it.
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["balkanwatch.analysis.extract"])
+            ctx.set_forkserver_preload(PRELOAD)
             self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self.pool
 
@@ -126,7 +100,7 @@ class ExtractPipeline:
             return item
         with STAGES("send"):
             payload = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-            future = self._pool().submit(_extract_in_worker, payload)
+            future = self._pool().submit(extract_in_worker, payload)
         waited = time.perf_counter()
         data, decoding, times = await asyncio.wrap_future(future)
         STAGES.add("wait", time.perf_counter() - waited, 0.0)
