@@ -118,6 +118,14 @@ def run_crawl(
             "SELECT count(DISTINCT story_id) FROM articles"
         ).fetchone()[0]
         statuses["alerts queued"] = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+        errors = [
+            e
+            for (row,) in conn.execute("SELECT error FROM crawls")
+            for e in (row or "").split("; ")
+            if e
+        ]
+    if errors:  # pages not stored, and why (the crawls table keeps each outlet's errors)
+        print(f"{len(errors)} errors, e.g. {'; '.join(errors[:3])}", file=sys.stderr)
     return wall, tree, statuses
 
 

@@ -198,13 +198,29 @@ def real_pages() -> list[bytes]:
 
 def replica(page: bytes, copy: int, index: int, at: int | None = None) -> bytes:
     """The page with a paragraph of its own after its middle paragraph (in the body, for most
-    pages), so no copy is an exact duplicate of another. ASCII, whatever the page's charset.
-    `at`: insert_at(page), when the caller keeps it."""
+    pages), so no copy is an exact duplicate of another, and its canonical URL (when it declares
+    one) made its own: a relative canonical link would resolve to the same URL on the outlet for
+    every copy, which the crawl rightly stores as one article. ASCII, whatever the page's
+    charset. `at`: insert_at(page), when the caller keeps it."""
     rng = random.Random(copy * 100_003 + index)
     words = " ".join(rng.choice(_FILLER) for _ in range(24))
     para = f"<p>Copy {copy} of page {index}: the {words}.</p>".encode()
     at = insert_at(page) if at is None else at
-    return page[:at] + para + page[at:]
+    head_end = page.find(b"</head")
+    head_end = head_end if 0 <= head_end < at else 0
+    head = _CANONICAL.sub(
+        lambda m: m[1] + m[2] + (b"&" if b"?" in m[2] else b"?") + b"copy=%d" % copy,
+        page[:head_end],
+    )
+    return head + page[head_end:at] + para + page[at:]
+
+
+# href of <link rel="canonical"> and content of <meta property="og:url">, either attribute first
+_CANONICAL = re.compile(
+    rb"""(<(?:link|meta)\b(?=[^>]*(?:\bcanonical\b|og:url))[^>]*?\b(?:href|content)\s*=\s*["'])"""
+    rb"""([^"'#]*)""",
+    re.IGNORECASE,
+)
 
 
 def insert_at(page: bytes) -> int:
