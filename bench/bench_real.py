@@ -209,6 +209,18 @@ def stage_table(report: dict[str, dict[str, float]], tree: TreeCPU, root: int, n
     print(f"  (a page waited {wait * ms:.1f} ms on average for its worker's result, wall)")
 
 
+def busy(report: dict[str, dict[str, float]], wall: float, workers: int) -> str:
+    """How much of the crawl's wall time the workers spent on a page: near 100%, they never
+    waited for work, and what slowed the crawl was CPU they could not get (other processes on
+    the machine: Linux shares CPU between sessions, not processes), not the pipeline."""
+    inside = sum(report.get(name, {}).get("wall", 0.0) for name, _ in WORKER_STAGES)
+    cpu = sum(report.get(name, {}).get("cpu", 0.0) for name, _ in WORKER_STAGES)
+    return (
+        f"extraction workers were on a page {inside / (wall * workers):.0%} of the crawl's "
+        f"wall time, running on a core {cpu / inside:.0%} of that"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--pages", type=int, default=0, help="articles in all (default: 14 copies)")
@@ -256,6 +268,7 @@ def main() -> None:
         + " MiB"
     )
     stage_table(stages, tree, root, n)
+    print("  " + busy(stages, wall, args.workers))
     if args.profile:
         print(f"\nworker's extraction under cProfile, ms per page ({args.profile} pages):")
         for what, value in profile_worker(pages, args.profile):
