@@ -5,13 +5,19 @@ separate process so the server's CPU does not count against the crawl.
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import random
+import re
 import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -148,3 +154,164 @@ def local_outlets(bases: list[str], prefix: str, concurrency: int) -> list[dict[
         }
         for i, base in enumerate(bases)
     ]
+
+
+# --- real pages -------------------------------------------------------------------------------
+
+REAL = ROOT / "tests" / "data" / "extraction-dev"
+BALKAN = [
+    *HOMEPAGES,  # real Balkan homepages: their furniture, no single article
+    *sorted((ROOT / "tests" / "fixtures" / "pages").glob("*.html")),  # Balkan CMS shapes
+]
+_FILLER = [
+    "council",
+    "budget",
+    "river",
+    "bridge",
+    "school",
+    "hospital",
+    "road",
+    "station",
+    "market",
+    "harbour",
+    "festival",
+    "court",
+    "library",
+    "stadium",
+    "railway",
+    "ministry",
+    "museum",
+    "factory",
+    "village",
+    "airport",
+]
+
+
+def real_pages() -> list[bytes]:
+    """The real article HTML of tests/data/extraction-dev, then the Balkan fixtures, as bytes."""
+    import gzip
+
+    rows = [json.loads(line) for line in (REAL / "pages.jsonl").read_text("utf-8").splitlines()]
+    pages = [gzip.decompress((REAL / row["file"]).read_bytes()) for row in rows]
+    return pages + [path.read_bytes() for path in BALKAN]
+
+
+def replica(page: bytes, copy: int, index: int, at: int | None = None) -> bytes:
+    """The page with a paragraph of its own after its middle paragraph (in the body, for most
+    pages), so no copy is an exact duplicate of another, and its canonical URL (when it declares
+    one) made its own: a relative canonical link would resolve to the same URL on the outlet for
+    every copy, which the crawl rightly stores as one article. ASCII, whatever the page's
+    charset. `at`: insert_at(page), when the caller keeps it."""
+    rng = random.Random(copy * 100_003 + index)
+    words = " ".join(rng.choice(_FILLER) for _ in range(24))
+    para = f"<p>Copy {copy} of page {index}: the {words}.</p>".encode()
+    at = insert_at(page) if at is None else at
+    head_end = page.find(b"</head")
+    head_end = head_end if 0 <= head_end < at else 0
+    head = _CANONICAL.sub(
+        lambda m: m[1] + m[2] + (b"&" if b"?" in m[2] else b"?") + b"copy=%d" % copy,
+        page[:head_end],
+    )
+    return head + page[head_end:at] + para + page[at:]
+
+
+# href of <link rel="canonical"> and content of <meta property="og:url">, either attribute first
+_CANONICAL = re.compile(
+    rb"""(<(?:link|meta)\b(?=[^>]*(?:\bcanonical\b|og:url))[^>]*?\b(?:href|content)\s*=\s*["'])"""
+    rb"""([^"'#]*)""",
+    re.IGNORECASE,
+)
+
+
+def insert_at(page: bytes) -> int:
+    """Where replica inserts its paragraph: after the middle </p>, else before </body>."""
+    ends = [m.end() for m in re.finditer(rb"</p\s*>", page, re.IGNORECASE)]
+    if ends:
+        return ends[len(ends) // 2]
+    at = page.lower().rfind(b"</body")
+    return at if at >= 0 else len(page)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One article of a real-page outlet: its path, which real page, which copy."""
+
+    path: str
+    index: int
+    copy: int
+
+
+def real_plan(outlets: int, pages: int, base: int) -> list[list[Entry]]:
+    """`pages` articles dealt round-robin over `outlets`: copy c of real page i is article
+    c * base + i, so every page appears about equally often and each copy is unique."""
+    plan: list[list[Entry]] = [[] for _ in range(outlets)]
+    for n in range(pages):
+        copy, index = divmod(n, base)
+        plan[n % outlets].append(Entry(f"/news/{copy}/{index}", index, copy))
+    return plan
+
+
+def _serve_real(hosts: list[str], plan: list[list[Entry]], ready: Any) -> None:
+    from tests.support import FixtureSite, rss
+
+    pages = real_pages()
+    offsets = [insert_at(page) for page in pages]  # the server's CPU is the crawl's machine's
+    now = datetime.now(UTC)
+    for host, entries, homepage in zip(hosts, plan, _cycle(HOMEPAGES), strict=False):
+        site = FixtureSite(host)
+        site.add("/", homepage.read_bytes(), content_type="text/html; charset=utf-8")
+        for e in entries:
+            # Built on request: the copies are not all held in memory at once.
+            body = functools.partial(replica, pages[e.index], e.copy, e.index, offsets[e.index])
+            site.add(e.path, body, content_type="text/html; charset=utf-8")
+        dates = [now - timedelta(minutes=k) for k in range(len(entries))]
+        # A feed with the latest articles and a sitemap with all of them, as news sites have.
+        site.add(
+            "/feed/",
+            rss(
+                [
+                    {"title": f"Article {e.copy}-{e.index}", "link": site.url(e.path),
+                     "pubDate": format_datetime(when)}
+                    for e, when in list(zip(entries, dates, strict=True))[:50]
+                ]
+            ),
+            content_type="application/rss+xml",
+        )  # fmt: skip
+        site.add("/sitemap.xml", _urlset(site, entries, dates), content_type="application/xml")
+        ready.put(site.base)
+    threading.Event().wait()
+
+
+def _urlset(site: Any, entries: list[Entry], dates: list[datetime]) -> str:
+    urls = "".join(
+        f"<url><loc>{site.url(e.path)}</loc><lastmod>{when.isoformat()}</lastmod></url>"
+        for e, when in zip(entries, dates, strict=True)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    )
+
+
+def _cycle(items: list[Path]) -> Iterator[Path]:
+    while True:
+        yield from items
+
+
+def serve_real(plan: list[list[Entry]], first_host: int = 60) -> tuple[list[str], Any]:
+    """Serve the real-page outlets on 127.0.0.N from one separate process (its CPU does not
+    count against the crawl); returns their base URLs and the process."""
+    ctx = multiprocessing.get_context("spawn")
+    hosts = [f"127.0.0.{first_host + i}" for i in range(len(plan))]
+    ready = ctx.Queue()
+    proc = ctx.Process(target=_serve_real, args=(hosts, plan, ready), daemon=True)
+    proc.start()
+    return [ready.get(timeout=120) for _ in hosts], proc
+
+
+def real_outlets(bases: list[str], concurrency: int) -> list[dict[str, object]]:
+    """outlets.yaml entries for the real-page outlets: a feed and a sitemap each."""
+    outlets = local_outlets(bases, "real", concurrency)
+    for outlet, base in zip(outlets, bases, strict=True):
+        outlet["sitemaps"] = [base + "/sitemap.xml"]
+    return outlets

@@ -57,5 +57,21 @@ class OwnOriginMetaRefreshMiddleware(MetaRefreshMiddleware):
     def process_response(  # type: ignore[override]
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Request | Response:
+        if not _may_refresh(response.body):
+            return response
         args = () if spider is None else (spider,)
         return _checked(request, super().process_response(request, response, *args))
+
+
+# Scrapy looks for <meta http-equiv="refresh"> in the first 4096 characters of the decoded page:
+# at most this many bytes in any ASCII-compatible encoding.
+_REFRESH_SCAN = 4 * 4096
+
+
+def _may_refresh(body: bytes) -> bool:
+    """False when the page cannot declare a meta refresh where Scrapy looks for one. Scrapy
+    decodes the whole page to look (and keeps the text, several times the page's size, while
+    the page waits for extraction); most pages have no "refresh" in their first bytes at all.
+    UTF-16 and UTF-32 pages (NUL bytes between letters) are left to Scrapy."""
+    head = body[:_REFRESH_SCAN]
+    return b"\x00" in head or b"refresh" in head.lower()

@@ -69,6 +69,10 @@ HTTPCACHE_ENABLED = False
 
 # Extraction in worker processes, then one transaction per article (store, dedup, topics, outbox);
 # the outbox is delivered when the crawl ends.
+# Items handled at once per response. An article response yields one item and a listing yields
+# requests (scheduled at once), but Scrapy starts this many asyncio tasks for every response
+# (100 by default: about a millisecond of the crawl process per page, for nothing).
+CONCURRENT_ITEMS = 4
 ITEM_PIPELINES = {
     "pipelines.crawl.ExtractPipeline": 100,
     "pipelines.crawl.IngestPipeline": 200,

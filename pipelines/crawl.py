@@ -13,8 +13,10 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import pickle
+import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from types import SimpleNamespace
 from typing import Any
 
 from scrapy import Spider
@@ -28,26 +30,15 @@ from balkanwatch.delivery.alerts import Deliverer
 from crawler.context import CrawlContext, context_of
 from crawler.items import ArticlePage
 from crawler.runs import INTERRUPTED
+from pipelines.extract_worker import PRELOAD, extract_in_worker
 from pipelines.ingest import Ingester, IngestResult
 from pipelines.outlet_hints import OutletHints
+from pipelines.stages import STAGES
 
 # Heavy stages (trafilatura, the MinHash index) are loaded on the first article, not at start: a
 # poll that finds nothing new (the common case, every few minutes) then costs little CPU.
 
 log = logging.getLogger(__name__)
-
-
-def _extract_in_worker(
-    page: ArticlePage, hints: dict[str, Any]
-) -> tuple[dict[str, Any] | None, str | None]:
-    """Runs in a worker process (a mislabelled page costs a few ms to decode); returns plain
-    data so it pickles cheaply, and how the page was decoded when not as it declared."""
-    from balkanwatch.analysis.charset import decode_html
-    from balkanwatch.analysis.extract import extract_article
-
-    decoded = decode_html(page.html, page.charset, page.language)
-    result = extract_article(decoded.text, page.response_url, **hints)  # issue 18: outlet hints
-    return (asdict(result) if result else None), decoded.note
 
 
 def to_document(page: ArticlePage, ex: Any, outlet: Outlet) -> Document:
@@ -105,7 +96,7 @@ class ExtractPipeline:
             # forkserver: workers start from a clean process, not a fork of the reactor's
             # state; they import trafilatura once and keep it.
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["balkanwatch.analysis.extract"])
+            ctx.set_forkserver_preload(PRELOAD)
             self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self.pool
 
@@ -119,16 +110,23 @@ class ExtractPipeline:
         if self.ctx.is_done(item.outlet):  # timed out or interrupted: recorded without it
             raise DropItem(f"{item.url}: the outlet's crawl had ended", log_level="DEBUG")
         outlet = self.ctx.config.outlet(item.outlet)
-        future = self._pool().submit(_extract_in_worker, item, self.hints.of(outlet).arguments())
-        data, decoding = await asyncio.wrap_future(future)
+        with STAGES("send"):
+            payload = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+            # issue 18: the outlet's title, stored <title>s and furniture, learned once per crawl
+            hints = self.hints.of(outlet).arguments()
+            future = self._pool().submit(extract_in_worker, payload, hints)
+        waited = time.perf_counter()
+        data, decoding, times = await asyncio.wrap_future(future)
+        STAGES.add("wait", time.perf_counter() - waited, 0.0)
+        STAGES.merge(times, "worker/")
         if decoding:
             log.info("Outlet %s: %s: %s", item.outlet, item.url, decoding)
         if data is None:
             self.ctx.runs[item.outlet].errors.append(f"{item.url}: no article text")
             raise DropItem(f"No article text in {item.url}")
-        from balkanwatch.analysis.extract import Extracted
-
-        return to_document(item, Extracted(**data), outlet)
+        with STAGES("document"):
+            # Extracted's fields, without importing extract.py (and trafilatura, lxml) here
+            return to_document(item, SimpleNamespace(**data), outlet)
 
 
 BATCH_SIZE = 32  # articles per write transaction
@@ -146,6 +144,7 @@ class IngestPipeline:
 
     def __init__(self, ctx: CrawlContext) -> None:
         self.ctx = ctx
+        self.crawler: Crawler | None = None
         self.store = ctx.store
         self.deliverer = Deliverer(self.store, ctx.config)
         self._ingester: Ingester | None = None
@@ -156,7 +155,9 @@ class IngestPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IngestPipeline:
-        return cls(context_of(crawler))
+        pipeline = cls(context_of(crawler))
+        pipeline.crawler = crawler  # for the stage report at the end (Scrapy stats)
+        return pipeline
 
     @property
     def ingester(self) -> Ingester:
@@ -198,7 +199,7 @@ class IngestPipeline:
             return
         outcomes: list[IngestResult | BaseException] = []
         try:
-            with self.store.transaction():
+            with STAGES("batch"), self.store.transaction():
                 for doc, _ in batch:
                     try:
                         with self.store.savepoint():  # one article can fail alone
@@ -232,6 +233,9 @@ class IngestPipeline:
         self.flush()
         if any(run.ended == INTERRUPTED for run in self.ctx.runs.values()):
             return  # stopped: no new work; the daemon (or the next crawl) delivers the queue
-        report = await self.deliverer.deliver_due()
+        with STAGES("deliver"):
+            report = await self.deliverer.deliver_due()
         if report.attempted:
             log.info("Alerts: %s", report)
+        if self.crawler is not None:
+            STAGES.report(self.crawler.stats, self.crawler.settings.get("STAGE_REPORT"))

@@ -17,6 +17,7 @@ from balkanwatch.core.config import Config
 from balkanwatch.core.document import Document
 from balkanwatch.core.times import now, parse_time, timestamp, to_iso
 from balkanwatch.storage.store import Store
+from pipelines.stages import STAGES
 
 if TYPE_CHECKING:
     from balkanwatch.analysis.dedup import StoryIndex
@@ -66,35 +67,38 @@ class Ingester:
         self._breaking = any(s.breaking for s in config.subscribers)
 
     def ingest(self, doc: Document) -> IngestResult:
-        from balkanwatch.analysis.dedup import content_hash, signature
+        from balkanwatch.analysis.dedup import fingerprints
 
         store = self.store
         # Fingerprints of the seed-form text: dedup skips the title line itself, so a copy with
         # a new headline is still the same story.
-        digest = content_hash(doc.text)
-        sig = signature(doc.text)
+        with STAGES("fingerprint"):
+            digest, sig = fingerprints(doc.text)
         with store.transaction():
-            existing = store.article_id_for(doc.url)
-            if existing is None:
-                for alias in doc.aliases:
-                    existing = store.article_id_for(alias)
-                    if existing is not None:
-                        break
+            with STAGES("store"):
+                existing = store.article_id_for(doc.url)
+                if existing is None:
+                    for alias in doc.aliases:
+                        existing = store.article_id_for(alias)
+                        if existing is not None:
+                            break
             if existing is not None:
                 result = self._update(existing, doc, digest, sig)
             else:
                 result = self._insert(doc, digest, sig)
-            store.add_aliases(result.article_id, [doc.url, *doc.aliases])
+            with STAGES("store"):
+                store.add_aliases(result.article_id, [doc.url, *doc.aliases])
             # A story's first copy is one outlet: only a later copy or an edit can tip it.
             if result.status in ("duplicate", "updated") and self._breaking:
                 result.alerts_queued += self._queue_breaking(result.story_id, doc.fetched_at)
         if result.status in ("new", "duplicate", "updated"):
             # The index follows the database only once the article is written, so a failed write
             # leaves no ghost entry (inside a batch, only a failed final commit could).
-            key = str(result.article_id)
-            self.index.remove(key)
-            if sig:  # too short a body has no signature: exact copies only
-                self.index.add(key, str(result.story_id), sig, _ts(doc.fetched_at))
+            with STAGES("dedup"):
+                key = str(result.article_id)
+                self.index.remove(key)
+                if sig:  # too short a body has no signature: exact copies only
+                    self.index.add(key, str(result.story_id), sig, _ts(doc.fetched_at))
         if result.topics and not self.config.subscribers:
             log.info("Match without subscribers: %s %s -> %s", doc.outlet, doc.url, result.topics)
         return result
@@ -107,7 +111,8 @@ class Ingester:
         return story
 
     def _insert(self, doc: Document, digest: str, sig: bytes) -> IngestResult:
-        story = self._find_story(digest, sig)
+        with STAGES("dedup"):
+            story = self._find_story(digest, sig)
         row = {
             "url": doc.url,
             "outlet": doc.outlet,
@@ -125,13 +130,18 @@ class Ingester:
             "content_hash": digest,
             "signature": sig or None,
         }
-        article_id = self.store.insert_article(row)
-        self.store.index_search(article_id, doc.title or "", doc.body)
+        with STAGES("store"):
+            article_id = self.store.insert_article(row)
+        with STAGES("search index"):
+            self.store.index_search(article_id, doc.title or "", doc.body)
         story_id = story or article_id
-        matches = self.matcher.match(doc.title or "", doc.body)
+        with STAGES("match"):
+            matches = self.matcher.match(doc.title or "", doc.body)
         topics = [m.name for m in matches]
-        self.store.replace_matches(article_id, matches)
-        queued = self._queue(story_id, article_id, topics)
+        with STAGES("store"):
+            self.store.replace_matches(article_id, matches)
+        with STAGES("alerts"):
+            queued = self._queue(story_id, article_id, topics)
         return IngestResult(article_id, story_id, "duplicate" if story else "new", topics, queued)
 
     def _update(self, article_id: int, doc: Document, digest: str, sig: bytes) -> IngestResult:

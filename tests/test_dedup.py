@@ -328,3 +328,32 @@ def test_index_matches_brute_force_through_merges_compactions_and_prunes(monkeyp
         else:
             index = StoryIndex.from_rows((k, st, s, t) for k, (st, s, t) in live.items())
         assert len(index) == len(live)
+
+
+def test_signature_is_datasketchs_minhash_bit_for_bit():
+    """dedup computes MinHash itself (vectorised, without importing datasketch in the crawl);
+    it must stay datasketch's scheme "affine32" with sha1_hash32 exactly, or stored signatures
+    would stop matching new ones."""
+    from datasketch import MinHash
+    from datasketch.hashfunc import sha1_hash32
+
+    texts = [t for variants in GROUPS.values() for t in variants.values()][:60]
+    for text in [PINNED_TEXT, *texts]:
+        for num_perm in (dedup.NUM_PERM, 16, 512):
+            words = dedup.body_words(text)
+            if len(words) < dedup.MIN_WORDS:
+                continue
+            mh = MinHash(
+                num_perm=num_perm,
+                scheme="affine32",
+                hashfunc=sha1_hash32,
+                permutations=dedup._permutations(num_perm),
+            )
+            mh.update_batch(dedup.shingles(text))
+            expected = bytes([dedup.FORMAT_VERSION]) + mh.hashvalues.astype("<u4").tobytes()
+            assert signature(text, num_perm=num_perm) == expected
+
+
+def test_fingerprints_are_content_hash_and_signature():
+    for text in [PINNED_TEXT, body(10), body(300)]:
+        assert dedup.fingerprints(text) == (dedup.content_hash(text), signature(text))

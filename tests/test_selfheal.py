@@ -365,3 +365,14 @@ def test_tag_section_and_video_pages_listed_by_feed_and_sitemap_never_reach_extr
     store.close()
     assert saved is not None and set(saved["examples"]) == set(urls)
     assert '"templates": [{' in saved["filter"]
+
+
+def test_feed_items_with_short_word_paths_pass_while_nothing_is_learned() -> None:
+    """An outlet's own feed is the authority while no template is learned: /lajme/cmimet is an
+    article it lists, not a section; a directory (/sport/fudbal/) still is not."""
+    from balkanwatch.analysis.outletfilter import OutletFilter
+
+    listed = ["https://koha.example/lajme/cmimet", "https://koha.example/lajme/opozita"]
+    url_filter = OutletFilter.build(None, [], listed=listed)
+    assert all(url_filter.admits(url)[0] for url in listed)
+    assert not url_filter.admits("https://koha.example/sport/fudbal/")[0]

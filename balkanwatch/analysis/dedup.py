@@ -79,8 +79,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
-from datasketch.hashfunc import sha1_hash32
 
 from balkanwatch.core.folding import fold
 
@@ -169,13 +167,20 @@ def body_words(text: str) -> list[str]:
     return words
 
 
-def content_hash(text: str) -> str:
+def fingerprints(text: str, *, num_perm: int = NUM_PERM) -> tuple[str, bytes]:
+    """content_hash and signature of a seed-form text, normalising it once for both."""
+    words = body_words(text)
+    return content_hash(text, words), signature(text, num_perm=num_perm, words=words)
+
+
+def content_hash(text: str, words: list[str] | None = None) -> str:
     """SHA-256 hex digest of the normalised body of a seed-form text: the exact-duplicate key.
 
     A body under MIN_WORDS words (an empty page, a photo caption) would make unrelated
-    articles collide, so for those the title is hashed too.
+    articles collide, so for those the title is hashed too. `words`: body_words(text), if the
+    caller has them.
     """
-    words = body_words(text)
+    words = body_words(text) if words is None else words
     if len(words) < MIN_WORDS:
         words = normalise_for_fingerprint(text).split()
     return hashlib.sha256(" ".join(words).encode()).hexdigest()
@@ -216,7 +221,7 @@ def _permutations(num_perm: int) -> np.ndarray:
     return np.array([a[:num_perm], b[:num_perm]], dtype=np.uint32)
 
 
-def signature(text: str, *, num_perm: int = NUM_PERM) -> bytes:
+def signature(text: str, *, num_perm: int = NUM_PERM, words: list[str] | None = None) -> bytes:
     """MinHash of the body's word shingles as ``FORMAT_VERSION`` + num_perm uint32 (LE).
 
     128 permutations make 513 bytes. Returns ``b""`` for a body under MIN_WORDS words:
@@ -224,17 +229,31 @@ def signature(text: str, *, num_perm: int = NUM_PERM) -> bytes:
     """
     if not 1 <= num_perm <= _MAX_PERM:
         raise ValueError(f"num_perm must be between 1 and {_MAX_PERM}")
-    words = body_words(text)
+    words = body_words(text) if words is None else words
     if len(words) < MIN_WORDS:
         return b""
-    mh = MinHash(
-        num_perm=num_perm,
-        scheme="affine32",
-        hashfunc=sha1_hash32,
-        permutations=_permutations(num_perm),
-    )
-    mh.update_batch(_weighted_ngrams(words, SHINGLE_SIZE, LEDE_WORDS, LEDE_WEIGHT))
-    return bytes([FORMAT_VERSION]) + mh.hashvalues.astype("<u4").tobytes()
+    shingles = _weighted_ngrams(words, SHINGLE_SIZE, LEDE_WORDS, LEDE_WEIGHT)
+    return bytes([FORMAT_VERSION]) + _minhash(shingles, num_perm).astype("<u4").tobytes()
+
+
+# MurmurHash3's 32-bit finalizer, as datasketch pre-mixes each input hash in scheme "affine32".
+_FMIX32 = [np.uint32(c) for c in (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)]
+
+
+def _minhash(shingles: Iterable[bytes], num_perm: int) -> np.ndarray:
+    """datasketch's MinHash of the shingles (scheme "affine32", hash function sha1_hash32, our
+    permutations), bit for bit, vectorised: no call per shingle, and the crawl process need not
+    import datasketch (which imports scipy). tests/test_dedup.py holds it to datasketch."""
+    digests = b"".join([hashlib.sha1(s).digest()[:4] for s in shingles])
+    hv = np.frombuffer(digests, dtype="<u4").astype(np.uint32).reshape(-1, 1)
+    s1, m1, s2, m2, s3 = _FMIX32
+    hv = hv ^ (hv >> s1)
+    hv = hv * m1
+    hv = hv ^ (hv >> s2)
+    hv = hv * m2
+    hv = hv ^ (hv >> s3)
+    a, b = _permutations(num_perm)
+    return (hv * a + b).min(axis=0)  # uint32 arithmetic wraps: the modulo 2^32 of affine32
 
 
 def _hashvalues(sig: bytes, num_perm: int) -> bytes:

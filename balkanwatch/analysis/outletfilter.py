@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from balkanwatch.analysis.linkclass import Verdict, classify_links, judge_url
 from balkanwatch.analysis.urltemplates import (
@@ -117,12 +118,16 @@ class OutletFilter:
         score, why = judge_url(url)
         if score <= -10:  # navigation, an asset: never an article, learned or not
             return False, why
-        if _section_path(url):  # /galerija/, /sport/fudbal/: words only name a listing
-            return False, why
         if _name(url) in self.series:
             return False, "one of a series (a name repeated under several ids)"
         if not self.learned:
+            # Nothing learned: the outlet's own feed or sitemap is the authority on what it lists,
+            # short word-only article paths (/lajme/cmimet) included; a directory still is not.
+            if _section_path(url) and urlsplit(url).path.endswith("/"):
+                return False, why
             return True, "no templates yet"
+        if _section_path(url):  # /galerija/, /sport/fudbal/: words only name a listing
+            return False, why
         if self.learned.matches(url):
             return True, "matches a learned template"
         # A new URL form with an identity of its own is one the outlet just started using;

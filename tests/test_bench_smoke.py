@@ -1,0 +1,35 @@
+"""bench/bench_real.py still runs end to end: a handful of real pages through the crawl and bare
+trafilatura, every figure printed. Timings are not checked (benchmarks are not tests)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_real_crawls_every_page_and_prints_its_figures() -> None:
+    out = subprocess.run(
+        [sys.executable, "bench/bench_real.py", "--pages", "12", "--outlets", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout
+    # Every copy is stored: a unique paragraph each, so nothing was deduplicated away.
+    assert re.search(r"pages: 12 \(137 real.*; stored 12,", text), text
+    assert re.search(r"full pipeline: [\d.]+ pages/s .* [\d.]+ ms CPU per page", text), text
+    assert re.search(r"bare trafilatura, one core: [\d.]+ pages/s .* 12 with text", text), text
+    assert float(re.search(r"ratio \(pipeline pages/s / bare pages/s\): ([\d.]+)", text)[1]) > 0
+    assert re.search(r"peak RSS: [1-9]\d* MiB in all", text), text
+    # The stage table: the pipelines' own timers reached the report.
+    for stage in ("fingerprinting", "topic matching", "full-text index", "decoding", "parsing"):
+        line = next(line for line in text.splitlines() if stage in line)
+        assert re.search(r"\d+\.\d\d$", line), line
+    extraction = next(line for line in text.splitlines() if "extraction (trafilatura" in line)
+    assert float(extraction.split()[-1]) > 0
