@@ -118,7 +118,11 @@ class OutletFilter:
         score, why = judge_url(url)
         if score <= -10:  # navigation, an asset: never an article, learned or not
             return False, why
-        if _name(url) in self.series:
+        series = _name(url) in self.series
+        if series and self.learned and not self.learned.matches(url):
+            # A name repeated under several ids (photo of the day) is no article, unless it has
+            # the form of the outlet's articles; with nothing learned yet the outlet's own feed
+            # is the authority: a feed's word must not be lost lightly.
             return False, "one of a series (a name repeated under several ids)"
         if not self.learned:
             # Nothing learned: the outlet's own feed or sitemap is the authority on what it lists,
