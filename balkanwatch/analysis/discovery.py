@@ -28,6 +28,7 @@ from balkanwatch.analysis.charset import decode_html, xml_to_utf8
 from balkanwatch.analysis.linkclass import (
     NAVIGATION_QUERY_KEYS,
     NAVIGATION_SEGMENTS,
+    anchor_title,
     is_asset,
 )
 from balkanwatch.analysis.urls import canonical_url, is_own_domain
@@ -357,7 +358,7 @@ def scan_article_links(
             continue
         if not (matcher.search(url) if matcher else is_article_url(url)):
             continue
-        rank, title = _anchor_title(anchor)
+        rank, title = anchor_title(anchor)
         if url not in best:
             order.append(url)
             best[url] = (rank, title)
@@ -374,28 +375,6 @@ def _anchor_url(anchor: lxml.html.HtmlElement, base: str) -> str | None:
     if urlsplit(url).scheme not in ("http", "https"):
         return None
     return canonical_url(url)
-
-
-_NO_TITLE = 4
-
-
-def _anchor_title(anchor: lxml.html.HtmlElement) -> tuple[int, str | None]:
-    """(rank, title): lower rank is better; see scan_article_links."""
-    for heading in anchor.iter("h1", "h2", "h3", "h4", "h5", "h6"):
-        if text := _squash(heading.text_content()):
-            return 0, text
-    if text := _squash(anchor.text_content()):
-        return 1, text
-    if text := _squash(anchor.get("title")):
-        return 2, text
-    for image in anchor.iter("img"):
-        if text := _squash(image.get("alt")):
-            return 3, text
-    return _NO_TITLE, None
-
-
-def _squash(text: str | None) -> str:
-    return " ".join(text.split()) if text else ""
 
 
 # One list of navigation segments and asset extensions, kept with the link classifier.

@@ -12,7 +12,6 @@ absolute canonical URL. Pure: no Scrapy, no I/O, never raises on bad input.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Collection, Iterable
@@ -294,10 +293,9 @@ def _published(tree: HtmlElement) -> str | None:
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
         if key in _PUBLISHED_META and (found := _iso_date(meta.get("content"))):
             return found
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
-        for node in _json_ld_nodes(script.text or ""):
-            if found := _iso_date(node.get("datePublished")):
-                return found
+    for node in jsonld.nodes(tree):
+        if found := _iso_date(node.get("datePublished")):
+            return found
     return None
 
 
@@ -306,23 +304,6 @@ def _declared_body(tree: HtmlElement) -> str | None:
         if isinstance(value := node.get("articleBody"), str) and value.strip():
             return value
     return None
-
-
-def _json_ld_nodes(raw: str) -> list[dict]:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return []
-    nodes: list[dict] = []
-    pending = [data]
-    while pending:
-        item = pending.pop(0)
-        if isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, dict):
-            nodes.append(item)
-            pending.extend(v for k, v in item.items() if k == "@graph")
-    return nodes
 
 
 def _iso_date(value: object) -> str | None:

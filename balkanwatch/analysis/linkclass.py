@@ -194,7 +194,7 @@ def _collect(doc: lxml.html.HtmlElement, base: str, domains: list[str]) -> list[
         link = links.get(url)
         if link is None:
             link = links[url] = _Link(url, path_tokens(url), query_ids(url))
-        rank, title = _anchor_title(anchor)
+        rank, title = anchor_title(anchor)
         if title and rank < link.rank:
             link.rank, link.title = rank, title
         link.words = max(link.words, len(_WORD_RE.findall(title or "")))
@@ -202,7 +202,7 @@ def _collect(doc: lxml.html.HtmlElement, base: str, domains: list[str]) -> list[
     return list(links.values())
 
 
-def _anchor_title(anchor: lxml.html.HtmlElement) -> tuple[int, str | None]:
+def anchor_title(anchor: lxml.html.HtmlElement) -> tuple[int, str | None]:
     """(rank, text): a heading inside the anchor, its text, its title, an image's alt."""
     for heading in anchor.iter("h1", "h2", "h3", "h4", "h5", "h6"):
         if text := _squash(heading.text_content()):
