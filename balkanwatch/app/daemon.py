@@ -36,6 +36,7 @@ from balkanwatch.core.times import parse_time, utcnow
 from balkanwatch.delivery.alerts import Deliverer
 from balkanwatch.storage.engine import DATABASE_ERRORS
 from balkanwatch.storage.store import Store
+from crawler.lifeline import SUPERVISOR_ENV
 from crawler.runs import ERROR, INTERRUPTED, OK, TIMEOUT, cycle_summary, outcome_line
 
 log = logging.getLogger("balkanwatch.app.daemon")
@@ -177,6 +178,8 @@ class Supervisor:
         return {
             **os.environ,
             "BALKANWATCH_CONFIG": str(self.config.directory),
+            # the child ends with this process (crawler/lifeline.py)
+            SUPERVISOR_ENV: str(os.getpid()),
             # a SQLite path made absolute; a postgresql:// URL as it is (a Path would fold it)
             "BALKANWATCH_DB": self.config.database
             if isinstance(self.config.database, str)

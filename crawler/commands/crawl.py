@@ -18,6 +18,7 @@ from balkanwatch.core.config import ConfigError
 from balkanwatch.core.secrets import mask_secrets
 from balkanwatch.core.times import parse_time
 from crawler.context import context_of, process_config
+from crawler.lifeline import die_with_supervisor
 from crawler.runs import OK
 from crawler.spiders.outlets import outlet_names
 
@@ -27,6 +28,7 @@ USAGE_ERROR = 2
 class Command(ScrapyCrawl):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         """Checked here, before Scrapy sets up logging and starts anything."""
+        die_with_supervisor()
         super().process_options(args, opts)
         try:
             process_config()
