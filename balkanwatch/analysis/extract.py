@@ -16,8 +16,6 @@ import logging
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
@@ -26,7 +24,7 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import HTML_PARSER
 
-from balkanwatch.analysis import headline, jsonld
+from balkanwatch.analysis import headline, metadata
 from balkanwatch.analysis import language as languages
 from balkanwatch.analysis.body import drop_furniture, missing_lead, reconcile_with_article_body
 from balkanwatch.analysis.charset import Decoded, decode_html
@@ -68,7 +66,8 @@ def extract_article(
     if tree is None:
         return None
     found = headline.reconcile(tree, url, site_title=site_title, known_titles=known_titles)
-    declared_body = _declared_body(tree)
+    page = metadata.declared(tree)
+    declared_body = _declared_body(page)
     _drop_social_embeds(tree)
     _unwrap_layout_tables(tree)
     try:
@@ -77,16 +76,14 @@ def extract_article(
             url=url,
             include_comments=False,
             include_tables=True,
-            with_metadata=True,
-            # no extensive search: it takes "© 2026" in a footer for the publication date
-            date_extraction_params={"extensive_search": False, "original_date": True},
+            with_metadata=False,  # balkanwatch.analysis.metadata reads what is needed, cheaper
         )
     except Exception:  # hostile pages reach third-party code: one bad page must not stop a crawl
         LOGGER.warning("trafilatura failed on %s", url, exc_info=True)
         return None
     if not isinstance(doc, Document):  # None: nothing found (a dict only if as_dict were set)
         return None
-    title = headline.choose(found) or _clean_line(doc.title)
+    title = headline.choose(found)
     text = reconcile_with_article_body(_clean_body(doc.text or ""), declared_body)
     body = _drop_leading_title(_clean_body(text), (title, *found.shown))
     if not _is_article_text(body, tree):
@@ -94,17 +91,18 @@ def extract_article(
     if lead := missing_lead(tree, body):
         body = f"{lead}\n{body}"
     body, dropped = drop_furniture(body, furniture)
-    language, script = languages.resolve(_plausible_language(_declared_language(tree), body), body)
+    declared_language = _plausible_language(metadata.language(page), body)
+    language, script = languages.resolve(declared_language, body)
     return Extracted(
         title=title,
         text=f"{title}\n{body}" if title else body,
         body=body,
-        published=_published(tree) or _iso_date(doc.date),
-        author=_clean_line(doc.author),
+        published=metadata.published(page, tree, url),
+        author=metadata.author(page),
         language=language,
         script=script,
-        sitename=_clean_line(doc.sitename),
-        canonical_url=_canonical_url(tree, url),
+        sitename=metadata.sitename(page),
+        canonical_url=metadata.canonical_url(page, url),
         page_title=headline.page_title(tree),
         furniture=dropped,
     )
@@ -269,83 +267,14 @@ def _is_article_text(body: str, tree: HtmlElement) -> bool:
     return linked / total <= 0.5
 
 
-# --- metadata --------------------------------------------------------------------------------
-
-_PUBLISHED_META = (
-    "article:published_time",
-    "og:article:published_time",
-    "datepublished",
-    "date.issued",
-    "dc.date.issued",
-    "publish-date",
-    "pubdate",
-)
-_ISO_START = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+# --- metadata ---------------------------------------------------------------------------------
 
 
-def _published(tree: HtmlElement) -> str | None:
-    """The publisher's own statement: meta tags, then JSON-LD, before any heuristic guess.
-
-    trafilatura's date (htmldate) is day-precision and may come from the URL or the
-    text; alerts want the minute the outlet declared, so it is only the fallback.
-    """
-    for meta in tree.iterfind(".//meta"):
-        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
-        if key in _PUBLISHED_META and (found := _iso_date(meta.get("content"))):
-            return found
-    for node in jsonld.nodes(tree):
-        if found := _iso_date(node.get("datePublished")):
-            return found
-    return None
-
-
-def _declared_body(tree: HtmlElement) -> str | None:
-    for node in jsonld.article_nodes(tree):
+def _declared_body(page: metadata.Declared) -> str | None:
+    for node in page.articles:
         if isinstance(value := node.get("articleBody"), str) and value.strip():
             return value
     return None
-
-
-def _iso_date(value: object) -> str | None:
-    """ISO 8601 out, or None: aware datetimes in UTC so stored values sort as text."""
-    if not isinstance(value, str) or not _ISO_START.match(value):
-        return None
-    value = value.strip()
-    try:
-        if len(value) == 10:
-            return date.fromisoformat(value).isoformat()
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat()
-
-
-_ISO_639_2 = {  # the region's three-letter codes seen in lang attributes
-    "alb": "sq", "sqi": "sq", "bos": "bs", "bul": "bg", "eng": "en", "ell": "el", "gre": "el",
-    "hrv": "hr", "mkd": "mk", "mac": "mk", "ron": "ro", "rum": "ro", "slv": "sl", "srp": "sr",
-    "tur": "tr", "hun": "hu", "deu": "de", "ger": "de", "rus": "ru", "ukr": "uk",
-}  # fmt: skip
-
-
-def _declared_language(tree: HtmlElement) -> str | None:
-    candidates = [tree.get("lang"), tree.get("xml:lang")]  # the HTML parser keeps the prefix
-    for meta in tree.iterfind(".//meta"):
-        key = (meta.get("http-equiv") or meta.get("name") or meta.get("property") or "").lower()
-        if key in ("content-language", "language", "og:locale", "dc.language"):
-            candidates.append(meta.get("content"))
-    for candidate in candidates:
-        if code := _iso_639_1(candidate):
-            return code
-    return None
-
-
-def _iso_639_1(tag: str | None) -> str | None:
-    primary = re.split(r"[-_,;\s]", (tag or "").strip().lower(), maxsplit=1)[0]
-    if re.fullmatch(r"[a-z]{2}", primary):
-        return primary
-    return _ISO_639_2.get(primary)
 
 
 _LETTER = re.compile(r"[^\W\d_]")
@@ -371,20 +300,3 @@ def _plausible_language(code: str | None, body: str) -> str | None:
     if cyrillic < 0.05 and code in _CYRILLIC_ONLY:
         return None
     return code
-
-
-def _canonical_url(tree: HtmlElement, url: str | None) -> str | None:
-    hrefs = [
-        link.get("href")
-        for link in tree.iterfind(".//link")
-        if "canonical" in (link.get("rel") or "").lower().split()
-    ]
-    hrefs += [
-        meta.get("content") for meta in tree.iterfind(".//meta") if meta.get("property") == "og:url"
-    ]
-    for href in hrefs:
-        absolute = urljoin(url or "", (href or "").strip())
-        parts = urlsplit(absolute)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            return absolute
-    return None
