@@ -11,6 +11,7 @@ import pytest
 
 from balkanwatch.analysis.query import parse_query
 from balkanwatch.core.folding import FOLD_VERSION
+from balkanwatch.storage import search
 from balkanwatch.storage.engine import SQLiteEngine, StorageError, connect
 from balkanwatch.storage.migrations import LATEST, current_version, migrate
 from balkanwatch.storage.search import SearchQuery
@@ -50,6 +51,7 @@ def test_a_release_0_1_database_upgrades_in_place_and_keeps_every_row(old_db: Pa
     assert store.outlet_state("rts") == "failing"
     match = store.match(1, "kosovo")
     assert match is not None and match.terms == ["Kosovo"]
+    assert search.index_folding(store.engine) == FOLD_VERSION
     store.close()
 
 
@@ -62,6 +64,30 @@ def test_signatures_of_an_older_folding_are_made_again(old_db: Path) -> None:
     assert versions == {FOLD_VERSION}
     assert len(index) == len(store.rows("SELECT id FROM articles WHERE signature IS NOT NULL"))
     store.close()
+
+
+def test_a_search_index_of_another_folding_is_rebuilt_at_start_up(database: str) -> None:
+    """An index built by a release with another folding holds words today's queries never ask
+    for: opening the store indexes every article again and records the folding."""
+    store = Store(database)
+    store.import_articles(
+        [
+            {"url": "https://rts.rs/1", "outlet": "rts", "title": "Косово", "language": "sr",
+             "text": "Косово\nВлада у Приштини.", "fetched_at": "2026-12-01T10:00:00+00:00"},
+        ]
+    )  # fmt: skip
+    store.engine.execute("UPDATE store_state SET value = '0'")  # an older release's index
+    assert store.search(SearchQuery(parse_query("kosovo"))) == []  # not indexed yet
+    store.close()
+    store = Store(database)
+    assert search.index_folding(store.engine) == FOLD_VERSION
+    hits = store.search(SearchQuery(parse_query("kosovo")))
+    assert [h.url for h in hits] == ["https://rts.rs/1"]
+    store.close()
+    engine = connect(database)
+    assert migrate(engine, "2027-01-01T00:00:00+00:00") == []
+    assert search.index_folding(engine) == FOLD_VERSION  # and not rebuilt again
+    engine.close()
 
 
 def test_migrating_twice_changes_nothing(old_db: Path) -> None:

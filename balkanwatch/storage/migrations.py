@@ -11,11 +11,15 @@ has those tables but no `schema_migrations`) is adopted as version 1 unchanged.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from balkanwatch.core.folding import FOLD_VERSION
 from balkanwatch.storage import search
 from balkanwatch.storage.engine import Engine, StorageError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -274,6 +278,17 @@ CREATE TABLE source_health (
 );
 """
 
+# Version 6: what the store knows about itself, as keys: here the folding version the search
+# index was built with (every index so far: 1), so a release that changes the folding rebuilds it
+# (see `migrate`) instead of leaving old articles unfindable by the new folding's words.
+_V6_COMMON = """
+CREATE TABLE store_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO store_state (key, value) VALUES ('search_fold_version', '1');
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "release 0.1 schema", _V1_SQLITE, _V1_POSTGRESQL),
     Migration(2, "fold version of signatures; outlet leases", _V2_COMMON, _V2_COMMON),
@@ -283,9 +298,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         "search index ordered newest first, with tags",
         _V4_SQLITE,
         _V4_POSTGRESQL,
-        search.rebuild,
+        search.index_all,
     ),
     Migration(5, "outlet url templates and source health", _V5_COMMON, _V5_COMMON),
+    Migration(6, "store state: the search index's folding", _V6_COMMON, _V6_COMMON),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -330,6 +346,17 @@ def migrate(engine: Engine, now_iso: str) -> list[int]:
                 (step.version, step.name, now_iso),
             )
             applied.append(step.version)
+        if (built := search.index_folding(engine)) != FOLD_VERSION:
+            # Index words are folded text: after a change of folding, queries (folded anew)
+            # would miss every older article. Rebuilt here, like a migration step.
+            log.warning(
+                "%s: rebuilding the search index (folding %s, this release %d)",
+                engine.description,
+                built,
+                FOLD_VERSION,
+            )
+            count = search.rebuild(engine)
+            log.warning("%s: search index rebuilt, %d articles", engine.description, count)
     return applied
 
 

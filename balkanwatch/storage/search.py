@@ -28,7 +28,7 @@ from balkanwatch.analysis.query import Query as ParsedQuery
 from balkanwatch.analysis.query import QueryError, Snippet, snippet
 from balkanwatch.analysis.topics import IndexWord
 from balkanwatch.core.document import split_seed
-from balkanwatch.core.folding import fold
+from balkanwatch.core.folding import FOLD_VERSION, fold
 from balkanwatch.core.times import parse_time, to_iso
 from balkanwatch.storage.engine import Engine
 
@@ -213,8 +213,19 @@ def ts_vector(title: str, text: str, tagged: str = "") -> str:
 
 
 def rebuild(engine: Engine, batch: int = 2000) -> int:
-    """Index every article again from the articles table (a new index layout, a new folding);
-    the number indexed. In one pass of batches: bulk loads go through here too."""
+    """Index every article again from the articles table (a new index layout, a new folding) and
+    record the folding it was built with; the number indexed."""
+    count = index_all(engine, batch)
+    engine.execute(
+        "UPDATE store_state SET value = ? WHERE key = 'search_fold_version'", (str(FOLD_VERSION),)
+    )
+    return count
+
+
+def index_all(engine: Engine, batch: int = 2000) -> int:
+    """`rebuild` without recording the folding: for the schema steps before the store kept
+    state (version 6 records the folding of every index built until then). In one pass of
+    batches: bulk loads go through here too."""
     if engine.dialect == "postgresql":
         engine.execute("DELETE FROM articles_search")
     else:
@@ -238,6 +249,12 @@ def rebuild(engine: Engine, batch: int = 2000) -> int:
             )
         count += len(docs)
     return count
+
+
+def index_folding(engine: Engine) -> int | None:
+    """The folding version the index was built with; None if the store does not say."""
+    row = engine.one("SELECT value FROM store_state WHERE key = 'search_fold_version'")
+    return int(row["value"]) if row and str(row["value"]).isdigit() else None
 
 
 def _article_batches(engine: Engine, batch: int) -> Iterator[list[Indexed]]:
