@@ -6,7 +6,8 @@ killer choosing it, would leave the child running as an orphan: a restarted daem
 crawl and deliver beside it, and the orphan's leases would keep its alerts from the restart
 until they expired. On Linux the kernel ends the child when its parent dies (PR_SET_PDEATHSIG);
 SIGKILL, as for the daemon, so that a restart finds every holder provably dead and takes over
-at once. Elsewhere nothing changes (the leases still run out).
+at once. Elsewhere nothing changes (the leases still run out). The kernel watches the thread that
+started the child: the daemon starts its children from its event loop, in its main thread.
 """
 
 from __future__ import annotations
