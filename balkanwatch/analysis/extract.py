@@ -24,7 +24,7 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import HTML_PARSER
 
-from balkanwatch.analysis import headline, metadata
+from balkanwatch.analysis import flight, headline, metadata
 from balkanwatch.analysis import language as languages
 from balkanwatch.analysis.body import drop_furniture, missing_lead, reconcile_with_article_body
 from balkanwatch.analysis.charset import Decoded, decode_html
@@ -67,29 +67,13 @@ def extract_article(
         return None
     found = headline.reconcile(tree, url, site_title=site_title, known_titles=known_titles)
     page = metadata.declared(tree)
-    declared_body = _declared_body(page)
-    _drop_social_embeds(tree)
-    _unwrap_layout_tables(tree)
-    try:
-        doc = trafilatura.bare_extraction(
-            tree,
-            url=url,
-            include_comments=False,
-            include_tables=True,
-            with_metadata=False,  # balkanwatch.analysis.metadata reads what is needed, cheaper
-        )
-    except Exception:  # hostile pages reach third-party code: one bad page must not stop a crawl
-        LOGGER.warning("trafilatura failed on %s", url, exc_info=True)
-        return None
-    if not isinstance(doc, Document):  # None: nothing found (a dict only if as_dict were set)
-        return None
     title = headline.choose(found)
-    text = reconcile_with_article_body(_clean_body(doc.text or ""), declared_body)
-    body = _drop_leading_title(_clean_body(text), (title, *found.shown))
-    if not _is_article_text(body, tree):
+    titles, declared_body = (title, *found.shown), _declared_body(page)
+    body = _body(tree, url, titles, declared_body)
+    if body is None and (streamed := _streamed_article(tree)) is not None:
+        body = _body(streamed, url, titles, declared_body)
+    if body is None:
         return None
-    if lead := missing_lead(tree, body):
-        body = f"{lead}\n{body}"
     body, dropped = drop_furniture(body, furniture)
     declared_language = _plausible_language(metadata.language(page), body)
     language, script = languages.resolve(declared_language, body)
@@ -106,6 +90,42 @@ def extract_article(
         page_title=headline.page_title(tree),
         furniture=dropped,
     )
+
+
+def _body(
+    tree: HtmlElement, url: str | None, titles: Iterable[str | None], declared_body: str | None
+) -> str | None:
+    """The article's body from trafilatura, reconciled with the JSON-LD body and completed with
+    a lead the template keeps apart; None when the page holds no article text."""
+    _drop_social_embeds(tree)
+    _unwrap_layout_tables(tree)
+    try:
+        doc = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            include_comments=False,
+            include_tables=True,
+            with_metadata=False,  # balkanwatch.analysis.metadata reads what is needed, cheaper
+        )
+    except Exception:  # hostile pages reach third-party code: one bad page must not stop a crawl
+        LOGGER.warning("trafilatura failed on %s", url, exc_info=True)
+        return None
+    if not isinstance(doc, Document):  # None: nothing found (a dict only if as_dict were set)
+        return None
+    text = reconcile_with_article_body(_clean_body(doc.text or ""), declared_body)
+    body = _drop_leading_title(_clean_body(text), titles)
+    if not _is_article_text(body, tree):
+        return None
+    if lead := missing_lead(tree, body):
+        body = f"{lead}\n{body}"
+    return body
+
+
+def _streamed_article(tree: HtmlElement) -> HtmlElement | None:
+    """A Next.js page whose article a client component renders shows none of it in its HTML;
+    the article's HTML is in the page's flight data (balkanwatch.analysis.flight)."""
+    streamed = flight.article_html(tree)
+    return parse_html(streamed) if streamed is not None else None
 
 
 # --- parsing ---------------------------------------------------------------------------------
