@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import pg
+from tests.http_capture import SMTPServer, WebhookServer
 from tests.support import FixtureSite, SMTPSink
 
 # The backends of the `database` fixture. PostgreSQL's tests carry the `postgres` marker:
@@ -25,6 +26,22 @@ def smtp() -> Iterator[SMTPSink]:
     server = SMTPSink()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def mail() -> Iterator[SMTPServer]:
+    """An SMTP server that keeps each message with its envelope (tests/http_capture.py)."""
+    server = SMTPServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookServer]:
+    """A webhook endpoint standing in for Slack and other HTTP services."""
+    server = WebhookServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -182,20 +182,6 @@ def make_world(tmp_path: Path, database: str) -> Iterator[Callable[..., World]]:
             store.close()
 
 
-@pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    server = SMTPServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookServer]:
-    server = WebhookServer()
-    yield server
-    server.close()
-
-
 # -- backoff and formats ---------------------------------------------------------------------
 
 
@@ -256,15 +242,15 @@ def test_alerts_commit_with_their_article_or_not_at_all(make_world: Callable[...
 
 
 def test_email_alert_has_text_and_html_parts_and_a_hostile_title_stays_text(
-    make_world: Callable[..., World], smtp: SMTPServer
+    make_world: Callable[..., World], mail: SMTPServer
 ) -> None:
-    world = make_world([{"name": "desk", "urls": [smtp.url()]}])
+    world = make_world([{"name": "desk", "urls": [mail.url()]}])
     world.ingest("police", HOSTILE_TITLE)
     world.ingest("police-copy", "Policia e Kosovës", outlet="rts")  # the same text elsewhere
     assert world.deliver() == DeliveryReport(attempted=1, sent=1)
 
-    [msg] = smtp.messages
-    assert smtp.envelopes == [("balkanwatch@example.org", ["desk@example.org"])]
+    [msg] = mail.messages
+    assert mail.envelopes == [("balkanwatch@example.org", ["desk@example.org"])]
     assert msg["Subject"] == (
         "[Kosovo, NATO and KFOR] <script>alert('x')</script> Kosovo police "
         "Bcc: victim@evil.example — Koha"
@@ -375,14 +361,14 @@ SMTP_OUTAGE = [
 
 
 def test_smtp_down_keeps_the_alert_pending_with_backoff_until_it_is_sent_once(
-    make_world: Callable[..., World], smtp: SMTPServer
+    make_world: Callable[..., World], mail: SMTPServer
 ) -> None:
-    world = make_world([{"name": "desk", "urls": [smtp.url()]}])
+    world = make_world([{"name": "desk", "urls": [mail.url()]}])
     world.ingest("police", "Kosovo police patrol the north")
-    smtp.stop()
+    mail.stop()
     for offset, up, attempted, status, attempts, retry in SMTP_OUTAGE:
-        if up and smtp.controller is None:
-            smtp.start()
+        if up and mail.controller is None:
+            mail.start()
         world.clock.now = T0 + offset
         assert world.deliver().attempted == attempted, offset
         [row] = world.alerts()
@@ -392,13 +378,13 @@ def test_smtp_down_keeps_the_alert_pending_with_backoff_until_it_is_sent_once(
             assert 'Connection error while submitting email to "127.0.0.1"' in row["last_error"]
         else:
             assert row["last_error"] is None and row["sent_at"] == iso(T0 + 420)
-    assert len(smtp.messages) == 1
+    assert len(mail.messages) == 1
 
 
 def test_a_retry_resends_only_to_the_url_that_failed(
-    make_world: Callable[..., World], smtp: SMTPServer, hook: WebhookServer
+    make_world: Callable[..., World], mail: SMTPServer, hook: WebhookServer
 ) -> None:
-    world = make_world([{"name": "desk", "urls": [smtp.url(), hook.url("/alerts")]}])
+    world = make_world([{"name": "desk", "urls": [mail.url(), hook.url("/alerts")]}])
     world.ingest("police", "Kosovo police patrol the north")
     hook.statuses = [503]
     assert world.deliver() == DeliveryReport(attempted=1, failed=1)
@@ -409,7 +395,7 @@ def test_a_retry_resends_only_to_the_url_that_failed(
 
     world.clock.now = T0 + 60
     assert world.deliver().sent == 1
-    assert (len(smtp.messages), len(hook.received)) == (1, 2)
+    assert (len(mail.messages), len(hook.received)) == (1, 2)
     assert world.alerts()[0]["status"] == "sent"
 
 
@@ -418,9 +404,9 @@ class Killed(BaseException):
 
 
 def test_a_crash_between_urls_resends_only_to_the_rest(
-    make_world: Callable[..., World], smtp: SMTPServer, hook: WebhookServer
+    make_world: Callable[..., World], mail: SMTPServer, hook: WebhookServer
 ) -> None:
-    world = make_world([{"name": "desk", "urls": [smtp.url(), hook.url("/alerts")]}])
+    world = make_world([{"name": "desk", "urls": [mail.url(), hook.url("/alerts")]}])
     world.ingest("police", "Kosovo police patrol the north")
 
     async def dies_at_the_webhook(url: str, message: Message) -> str | None:
@@ -438,7 +424,7 @@ def test_a_crash_between_urls_resends_only_to_the_rest(
     assert asyncio.run(restarted.deliver_due()).attempted == 0
     world.clock.now += LEASE + 1
     assert asyncio.run(restarted.deliver_due()).sent == 1
-    assert (len(smtp.messages), len(hook.received)) == (1, 1)
+    assert (len(mail.messages), len(hook.received)) == (1, 1)
 
 
 HOLD_LEASE = """
@@ -513,9 +499,9 @@ def test_rows_listed_before_another_deliverer_acted_are_left_alone(
 
 
 def test_two_deliverers_on_one_database_send_each_alert_once(
-    make_world: Callable[..., World], smtp: SMTPServer
+    make_world: Callable[..., World], mail: SMTPServer
 ) -> None:
-    world = make_world([{"name": "desk", "urls": [smtp.url()]}])
+    world = make_world([{"name": "desk", "urls": [mail.url()]}])
     for i in range(12):
         world.ingest(f"story-{i}", f"Kosovo story {i}", distinct_body(i))
     assert len(world.alerts()) == 12
@@ -537,7 +523,7 @@ def test_two_deliverers_on_one_database_send_each_alert_once(
     for thread in threads:
         thread.join(timeout=60)
     assert sum(r.sent for r in reports) == 12 and sum(r.failed for r in reports) == 0
-    subjects = sorted(m["Subject"] for m in smtp.messages)
+    subjects = sorted(m["Subject"] for m in mail.messages)
     assert len(subjects) == 12 and len(set(subjects)) == 12
     assert {(a["status"], a["attempts"]) for a in world.alerts()} == {("sent", 1)}
 
@@ -793,30 +779,30 @@ def run_test_alert(cfg: Path, name: str, env: dict[str, str]) -> subprocess.Comp
     )
 
 
-def test_test_alert_reports_each_url(tmp_path: Path, smtp: SMTPServer) -> None:
+def test_test_alert_reports_each_url(tmp_path: Path, mail: SMTPServer) -> None:
     dead = f"json://bw:${{HOOK_PASS}}@127.0.0.1:{free_port()}/hook"
     cfg = write_config(
         tmp_path / "cfg",
         OUTLETS,
         TOPICS,
         [
-            {"name": "desk", "urls": [smtp.url(), dead]},
-            {"name": "mail-only", "urls": [smtp.url()]},
+            {"name": "desk", "urls": [mail.url(), dead]},
+            {"name": "mail-only", "urls": [mail.url()]},
         ],
     )
     env = {"HOOK_PASS": "Sup3rS3cretPw"}
     done = run_test_alert(cfg, "desk", env)
     assert done.returncode == 1, done.stderr
     mail_line, hook_line = done.stdout.splitlines()
-    assert mail_line == f"{smtp.url()}: delivered"
+    assert mail_line == f"{mail.url()}: delivered"
     assert hook_line.startswith(mask_secrets(dead.replace("${HOOK_PASS}", "x")) + ": FAILED: ")
     assert "Connection error" in hook_line
     assert "Sup3rS3cretPw" not in done.stdout + done.stderr
-    [msg] = smtp.messages
+    [msg] = mail.messages
     assert msg["Subject"] == "[Test] balkanwatch test alert: Kosovo, NATO and KFOR — balkanwatch"
 
     ok = run_test_alert(cfg, "mail-only", env)
-    assert (ok.returncode, ok.stdout) == (0, f"{smtp.url()}: delivered\n")
+    assert (ok.returncode, ok.stdout) == (0, f"{mail.url()}: delivered\n")
     assert run_test_alert(cfg, "nobody", env).returncode == 1
 
 

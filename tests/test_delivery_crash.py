@@ -32,20 +32,6 @@ from tests.test_alerts import World, queue_digest_story
 make_world = test_alerts.make_world  # a fixture: the configuration, store and ingester of a test
 
 
-@pytest.fixture
-def mail() -> Iterator[SMTPServer]:
-    server = SMTPServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookServer]:
-    server = WebhookServer()
-    yield server
-    server.close()
-
-
 N = 3
 DOMAIN = "alerts.example.org"
 
