@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,6 +128,27 @@ def test_validators_crawls_and_outlet_state_upsert(store: Store) -> None:
     store.set_outlet_state("koha", "failing", "2026-12-01", "503")
     store.set_outlet_state("koha", "healthy", "2026-12-02", "")
     assert store.outlet_state("koha") == "healthy"
+
+
+def test_an_outlets_latest_crawls_are_read_from_the_index_not_sorted_out_of_its_history(
+    tmp_path: Path,
+) -> None:
+    """The daemon reads each running outlet's latest record every half second; after a year of
+    records a sort of the outlet's whole history cost 68 ms a call (bench/bench_history.py)."""
+    store = Store(tmp_path / "bw.db")
+    asked: list[tuple[str, Any]] = []
+    query = store.engine.query
+
+    def recording(sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        asked.append((sql, params))
+        return query(sql, params)
+
+    store.engine.query = recording  # type: ignore[method-assign]
+    store.recent_crawls("koha", 1)
+    [(sql, params)] = asked
+    plan = " | ".join(str(r["detail"]) for r in query(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "crawls_outlet" in plan and "TEMP B-TREE" not in plan, plan
+    store.close()
 
 
 def test_a_transaction_commits_all_or_nothing_and_a_savepoint_fails_alone(store: Store) -> None:

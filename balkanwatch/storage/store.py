@@ -415,8 +415,13 @@ class Store(Outbox, OutletLeases):
         )
 
     def recent_crawls(self, outlet: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The outlet's latest crawl records, newest first. In the order of the crawls_outlet
+        index (outlet, started_at): ordered by id alone, every call sorted the outlet's whole
+        history (8 ms after a year of 10-minute crawls of 50 outlets, and the daemon asks for
+        each running outlet every half second; bench/bench_history.py)."""
         return self.engine.query(
-            "SELECT * FROM crawls WHERE outlet = ? ORDER BY id DESC LIMIT ?", (outlet, limit)
+            "SELECT * FROM crawls WHERE outlet = ? ORDER BY started_at DESC, id DESC LIMIT ?",
+            (outlet, limit),
         )
 
     def crawl_recorded_since(self, outlet: str, started_at: str) -> bool:
