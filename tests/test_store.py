@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 
 from balkanwatch.analysis.topics import TopicMatch
 from balkanwatch.core.document import seed_text
+from balkanwatch.core.times import to_iso
 from balkanwatch.storage.engine import DATABASE_ERRORS, StorageError
 from balkanwatch.storage.store import Store
 from tests.support import ROOT
@@ -106,6 +108,32 @@ def test_matches_are_records_both_ways_and_topic_stories_sort_by_instant(store: 
     since = list(store.articles_since("2026-01-01"))
     assert since[0]["id"] == future  # newest by published time, as stored text
     assert {r["id"]: r["stored_topics"] for r in since}[a] == '["albania", "kosovo"]'
+
+
+def test_topic_stories_come_from_recent_fetches_yet_know_each_storys_first_copy(
+    store: Store,
+) -> None:
+    """Read over a widening window of fetch times: a story first seen long ago and copied
+    today is listed by its first copy, at its own time; a topic with only old stories still
+    finds them; the newest stories come first, whatever window held them."""
+    now = datetime.now(UTC)
+
+    def ago(days: float) -> str:
+        return to_iso(now - timedelta(days=days))
+
+    match = TopicMatch("kosovo", ["Kosovo"], ["body"], "… Kosovo …")
+    old_first = add(store, "old-first", fetched_at=ago(10))
+    copy_today = add(store, "copy-today", outlet="rts", story_id=old_first, fetched_at=ago(0.1))
+    fresh = add(store, "fresh", fetched_at=ago(1))
+    ancient = add(store, "ancient", fetched_at=ago(400), published=ago(401))
+    for article in (old_first, copy_today, fresh, ancient):
+        store.replace_matches(article, [match])
+    assert [r["id"] for r in store.topic_stories("kosovo", 1)] == [fresh]
+    assert [r["id"] for r in store.topic_stories("kosovo", 2)] == [fresh, old_first]
+    assert [r["id"] for r in store.topic_stories("kosovo", 10)] == [fresh, old_first, ancient]
+    tirana = add(store, "tirana", fetched_at=ago(3000))  # older than every window but the last
+    store.replace_matches(tirana, [TopicMatch("albania", ["Tirana"], ["body"], "")])
+    assert [r["id"] for r in store.topic_stories("albania", 5)] == [tirana]
 
 
 def test_validators_crawls_and_outlet_state_upsert(store: Store) -> None:

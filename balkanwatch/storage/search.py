@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from balkanwatch.analysis.query import Query as ParsedQuery
@@ -29,7 +29,7 @@ from balkanwatch.analysis.query import QueryError, Snippet, snippet
 from balkanwatch.analysis.topics import IndexWord
 from balkanwatch.core.document import split_seed
 from balkanwatch.core.folding import FOLD_VERSION, fold
-from balkanwatch.core.times import parse_time, to_iso
+from balkanwatch.core.times import now, parse_time, to_iso
 from balkanwatch.storage.engine import Engine
 
 MAX_LIMIT = 500
@@ -590,20 +590,52 @@ def latest_stories(
     ]
 
 
-# The first matched article of each story of a topic, newest story first (Atom feeds).
+# The first matched article of each story of a topic, newest story first (Atom feeds, the web
+# front page), among the articles fetched since a moment: a story is in only if no earlier article
+# of it matched the topic (its first copy may be older than the moment).
 _TOPIC_STORIES = """
 WITH hits AS (
     SELECT a.id, a.url, a.outlet, a.title, a.text, a.published, a.fetched_at, a.updated_at,
            a.language, a.story_id, m.terms, m.snippet,
            row_number() OVER (PARTITION BY coalesce(a.story_id, a.id) ORDER BY a.id) AS copy
-    FROM matches m JOIN articles a ON a.id = m.article_id
-    WHERE m.topic = ?
+    FROM articles a JOIN matches m ON m.article_id = a.id AND m.topic = ?
+    WHERE a.fetched_at >= ?
 )
-SELECT * FROM hits a WHERE copy = 1
+SELECT * FROM hits a
+WHERE copy = 1 AND NOT EXISTS (
+    SELECT 1 FROM articles b
+    WHERE b.story_id = a.story_id AND b.id < a.id
+    AND EXISTS (SELECT 1 FROM matches n WHERE n.article_id = b.id AND n.topic = ?)
+)
 ORDER BY {when} DESC, id DESC
 LIMIT ?
 """
+# Windows of fetch time for topic_stories, each 4 times the last; None: the whole archive.
+_WINDOWS = (*(timedelta(days=3 * 4**i) for i in range(6)), None)
 
 
-def topic_stories_sql(dialect: str) -> str:
-    return _TOPIC_STORIES.format(when=_WHEN[dialect])
+def topic_stories(
+    engine: Engine, topic: str, limit: int, at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The first matched article of each story of `topic`, newest story first, with the match's
+    terms (a JSON list) and snippet.
+
+    Read over the articles fetched in a window that widens (3 days, 4 times wider each time,
+    then the whole archive) until it holds the answer: a story first fetched before the window
+    has a time (the earlier of published and fetched) before the window too, so once `limit`
+    stories of the window are at or after its start, no older story can displace them. Over the
+    whole archive at once this was a scan of every match of the topic, after every crawl (Atom
+    feeds) and on every view of the front page.
+    """
+    end = at or now()
+    sql = _TOPIC_STORIES.format(when=_WHEN[engine.dialect])
+    rows: list[dict[str, Any]] = []
+    for window in _WINDOWS:
+        since = end - window if window is not None else None
+        rows = engine.query(sql, (topic, to_iso(since) if since else "", topic, limit))
+        if since is None or (
+            len(rows) == limit
+            and when_seconds(rows[-1]["published"], rows[-1]["fetched_at"]) >= since.timestamp()
+        ):
+            break
+    return rows

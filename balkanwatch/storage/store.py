@@ -378,7 +378,7 @@ class Store(Outbox, OutletLeases):
     def topic_stories(self, topic: str, limit: int) -> list[dict[str, Any]]:
         """The first matched article of each story of `topic`, newest story first, with the
         match's terms (a JSON list) and snippet."""
-        return self.engine.query(search.topic_stories_sql(self.engine.dialect), (topic, limit))
+        return search.topic_stories(self.engine, topic, limit)
 
     def story_urls(self, story_ids: Iterable[int]) -> list[dict[str, Any]]:
         """(story_id, id, url) of every article of these stories, in the order stored."""
