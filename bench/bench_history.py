@@ -9,7 +9,8 @@ feeds (after every crawl) and the web front page (every view) read each topic's 
 Fills a fresh SQLite database with that many crawl records, and with articles spread over the
 same days (every second one matching a topic, stories of three copies), then times
 `Store.recent_crawls` (the latest record, and the latest 200 as health and status read them)
-over every outlet and the topic's 50 newest stories as the feeds read them.
+over every outlet, the topic's 50 newest stories as the feeds read them, and its 20 newest as
+`balkanwatch stories` lists them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -109,6 +111,14 @@ def main() -> None:
         print(f"{args.articles:,} articles, half of them matching: a topic's 50 newest stories "
               f"(Atom feed, front page) median {statistics.median(times):.1f} ms "
               f"({len(rows)} stories)")  # fmt: skip
+        times = []
+        with mock.patch.object(search, "now", lambda: end):  # the archive's last moment
+            for _ in range(10):
+                started = time.perf_counter()
+                lines = store.latest_stories(["kosovo"], None, 20)
+                times.append((time.perf_counter() - started) * 1000)
+        print(f"`balkanwatch stories --topic kosovo` (20 lines) median "
+              f"{statistics.median(times):.1f} ms ({len(lines)} stories)")  # fmt: skip
         store.close()
     print(f"cpu_count: {os.cpu_count()}")
 

@@ -131,6 +131,16 @@ def test_topic_stories_come_from_recent_fetches_yet_know_each_storys_first_copy(
     assert [r["id"] for r in store.topic_stories("kosovo", 1)] == [fresh]
     assert [r["id"] for r in store.topic_stories("kosovo", 2)] == [fresh, old_first]
     assert [r["id"] for r in store.topic_stories("kosovo", 10)] == [fresh, old_first, ancient]
+    # `balkanwatch stories`: each story by its own first article, the same windows
+    assert [line.story_id for line in store.latest_stories(["kosovo"], None, 2)] == [
+        fresh,
+        old_first,
+    ]
+    lines = store.latest_stories(["kosovo"], None, 10)
+    assert [line.story_id for line in lines] == [fresh, old_first, ancient]
+    assert lines[1].copies == 2
+    since = datetime.now(UTC) - timedelta(days=5)
+    assert [line.story_id for line in store.latest_stories(["kosovo"], since, 10)] == [fresh]
     tirana = add(store, "tirana", fetched_at=ago(3000))  # older than every window but the last
     store.replace_matches(tirana, [TopicMatch("albania", ["Tirana"], ["body"], "")])
     assert [r["id"] for r in store.topic_stories("albania", 5)] == [tirana]
