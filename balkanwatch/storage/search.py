@@ -545,7 +545,7 @@ def _holds_answer(rows: list[dict[str, Any]], limit: int, start: datetime) -> bo
 
 
 # A story's own article (the first of the story) when the story matched (any of its copies),
-# newest first; {window} limits it to the articles fetched since a moment.
+# newest first; the _RECENT form over the articles fetched since a moment.
 _LATEST = """
 WITH matched AS (
     SELECT DISTINCT coalesce(a.story_id, a.id) AS story_id
@@ -631,7 +631,7 @@ def latest_stories(
 
 
 # The first matched article of each story of a topic, newest story first (Atom feeds, the web
-# front page); {window} limits it to the articles fetched since a moment, and then a story is in
+# front page); the _RECENT form over the articles fetched since a moment, where a story is in
 # only if no earlier article of it matched the topic (its first copy may be older).
 _TOPIC_STORIES = """
 WITH hits AS (
