@@ -245,11 +245,6 @@ def _strip_table_attributes(element: HtmlElement) -> None:
 # --- text ------------------------------------------------------------------------------------
 
 
-def _clean_line(value: str | None) -> str | None:
-    line = " ".join((value or "").split())
-    return line or None
-
-
 def _clean_body(text: str) -> str:
     """Trailing blanks off every line, at most one empty line in a row, none at the ends."""
     lines = [line.rstrip() for line in text.splitlines()]

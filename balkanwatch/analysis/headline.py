@@ -32,7 +32,6 @@ others, in equal numbers; no rule over one page tells which, so the visible one 
 from __future__ import annotations
 
 import functools
-import html
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -42,6 +41,7 @@ from urllib.parse import urlsplit
 from lxml.html import HtmlElement
 
 from balkanwatch.analysis import jsonld
+from balkanwatch.analysis.metadata import declared_text
 
 # A separator between a headline and a site name or section: spaced dashes, bars,
 # bullets and slashes, or the full-width forms CJK titles use unspaced. A colon only
@@ -112,7 +112,7 @@ def _learned(
 def page_title(tree: HtmlElement) -> str | None:
     """The raw `<title>`: what an outlet's pages share, kept for `learn_affixes`."""
     found = tree.find(".//title")
-    return _clean(found.text_content()) if found is not None else None
+    return declared_text(found.text_content()) if found is not None else None
 
 
 def choose(found: Candidates) -> str | None:
@@ -233,7 +233,7 @@ def _text(element: HtmlElement, *, drop_kicker: bool) -> str:
                 parts.append(child.tail)
 
     walk(element)
-    return _clean("".join(parts)) or ""
+    return declared_text("".join(parts)) or ""
 
 
 def _shown_heading(tree: HtmlElement, declared: set[tuple[str, ...]]) -> HtmlElement | None:
@@ -250,7 +250,7 @@ def _shown_heading(tree: HtmlElement, declared: set[tuple[str, ...]]) -> HtmlEle
 def _declared_headline(tree: HtmlElement) -> str | None:
     for node in jsonld.article_nodes(tree):
         value = node.get("headline") or node.get("name")
-        if isinstance(value, str) and (text := _clean(value)):
+        if isinstance(value, str) and (text := declared_text(value)):
             return text
     return None
 
@@ -258,7 +258,7 @@ def _declared_headline(tree: HtmlElement) -> str | None:
 def _meta(tree: HtmlElement, key: str) -> str | None:
     for meta in tree.iterfind(".//meta"):
         keys = (meta.get("property"), meta.get("name"))
-        if key in keys and (text := _clean(meta.get("content"))):
+        if key in keys and (text := declared_text(meta.get("content"))):
             return text
     return None
 
@@ -317,7 +317,7 @@ def learn_affixes(titles: Iterable[str]) -> tuple[str, ...]:
     counts: dict[str, int] = {}
     total = 0
     for title in titles:
-        segments = [segment for _, segment in _segments(_clean(title) or "")]
+        segments = [segment for _, segment in _segments(declared_text(title) or "")]
         if len(segments) < 2:
             total += 1
             continue
@@ -374,14 +374,6 @@ def _segments(text: str) -> list[tuple[int, str]]:
 
 
 # --- text ------------------------------------------------------------------------------------
-
-
-def _clean(value: str | None) -> str | None:
-    """Entities decoded (JSON-LD and meta often carry them escaped twice), spaces collapsed."""
-    if not isinstance(value, str):
-        return None
-    text = html.unescape(html.unescape(value)) if "&" in value else value
-    return " ".join(text.split()) or None
 
 
 def _fold(text: str) -> str:

@@ -10,6 +10,7 @@ from the same declarations anyway.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -124,18 +125,18 @@ def author(page: Declared) -> str | None:
 def _names(value: object) -> list[str]:
     values = value if isinstance(value, list) else [value]
     names = [v.get("name") if isinstance(v, dict) else v for v in values]
-    lines = [line for name in names if isinstance(name, str) and (line := _line(name))]
+    lines = [line for name in names if isinstance(name, str) and (line := declared_text(name))]
     return [line for line in lines if "@" not in line and "://" not in line]
 
 
 def sitename(page: Declared) -> str | None:
     for key in ("og:site_name", "application-name"):
-        if value := _line(page.meta.get(key)):
+        if value := declared_text(page.meta.get(key)):
             return value
     for node in page.articles:
         if names := _names(node.get("publisher")):
             return names[0]
-    if value := _line(page.meta.get("twitter:site")):
+    if value := declared_text(page.meta.get("twitter:site")):
         return value.lstrip("@") or None
     return None
 
@@ -179,6 +180,10 @@ def _iso_639_1(tag: str | None) -> str | None:
     return _ISO_639_2.get(primary)
 
 
-def _line(value: str | None) -> str | None:
-    line = " ".join((value or "").split())
-    return line or None
+def declared_text(value: object) -> str | None:
+    """A declared value as one line: entities decoded (JSON-LD and meta often carry them escaped
+    twice), spaces collapsed; None for nothing or not text."""
+    if not isinstance(value, str):
+        return None
+    text = html.unescape(html.unescape(value)) if "&" in value else value
+    return " ".join(text.split()) or None
