@@ -23,8 +23,8 @@ from balkanwatch.analysis import jsonld
 
 @dataclass(frozen=True)
 class Declared:
-    """A page's `<meta>` values (the first of each key, lower-cased name, property, itemprop or
-    http-equiv) and its JSON-LD nodes; `links` are its `<link rel=canonical>` targets."""
+    """A page's `<meta>` values (the first of each key: lower-cased name, property, itemprop or
+    http-equiv), its JSON-LD nodes, its `<link rel=canonical>` targets and its lang attribute."""
 
     meta: dict[str, str]
     nodes: tuple[dict, ...]
@@ -37,6 +37,7 @@ class Declared:
 
 
 def declared(tree: HtmlElement) -> Declared:
+    """Everything the page declares, read once (one pass over its meta tags, one JSON parse)."""
     meta: dict[str, str] = {}
     for element in tree.iterfind(".//meta"):
         content = element.get("content")
