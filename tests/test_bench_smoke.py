@@ -1,5 +1,6 @@
-"""bench/bench_real.py still runs end to end: a handful of real pages through the crawl and bare
-trafilatura, every figure printed. Timings are not checked (benchmarks are not tests)."""
+"""The benchmarks still run end to end: bench/bench_real.py on a handful of real pages through the
+crawl and bare trafilatura, bench/bench_history.py on a small archive; every figure printed.
+Timings are not checked (benchmarks are not tests)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,22 @@ def test_bench_real_crawls_every_page_and_prints_its_figures() -> None:
         assert re.search(r"\d+\.\d\d$", line), line
     extraction = next(line for line in text.splitlines() if "extraction (trafilatura" in line)
     assert float(extraction.split()[-1]) > 0
+
+
+def test_bench_history_fills_a_small_archive_and_prints_its_figures() -> None:
+    out = subprocess.run(
+        [
+            *(sys.executable, "bench/bench_history.py"),
+            *("--outlets", "3", "--days", "2", "--articles", "300"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout
+    assert "864 crawl records (3 outlets, 2 days, every 10 min)" in text, text
+    assert re.search(r"recent_crawls\(outlet, 1\): p50 [\d.]+ ms", text), text
+    assert re.search(r"50 newest stories .* median [\d.]+ ms \(50 stories\)", text), text
+    assert re.search(r"`balkanwatch stories --topic kosovo` \(20 lines\) .* \(20 stories\)", text)
