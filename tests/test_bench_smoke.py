@@ -12,16 +12,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_bench_real_crawls_every_page_and_prints_its_figures() -> None:
+def run_bench(script: str, *args: str) -> str:
+    """What the benchmark printed; it must exit 0."""
     out = subprocess.run(
-        [sys.executable, "bench/bench_real.py", "--pages", "12", "--outlets", "2"],
+        [sys.executable, f"bench/{script}", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    text = out.stdout
+    return out.stdout
+
+
+def test_bench_real_crawls_every_page_and_prints_its_figures() -> None:
+    text = run_bench("bench_real.py", "--pages", "12", "--outlets", "2")
     # Every copy is stored: a unique paragraph each, so nothing was deduplicated away.
     assert re.search(r"pages: 12 \(137 real.*; stored 12,", text), text
     assert re.search(r"full pipeline: [\d.]+ pages/s .* [\d.]+ ms CPU per page", text), text
@@ -37,18 +42,7 @@ def test_bench_real_crawls_every_page_and_prints_its_figures() -> None:
 
 
 def test_bench_history_fills_a_small_archive_and_prints_its_figures() -> None:
-    out = subprocess.run(
-        [
-            *(sys.executable, "bench/bench_history.py"),
-            *("--outlets", "3", "--days", "2", "--articles", "300"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    text = out.stdout
+    text = run_bench("bench_history.py", "--outlets", "3", "--days", "2", "--articles", "300")
     assert "864 crawl records (3 outlets, 2 days, every 10 min)" in text, text
     assert re.search(r"recent_crawls\(outlet, 1\): p50 [\d.]+ ms", text), text
     assert re.search(r"50 newest stories .* median [\d.]+ ms \(50 stories\)", text), text
