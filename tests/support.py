@@ -210,6 +210,32 @@ def crawl(
     )
 
 
+def start_crawl(config_dir: Path) -> subprocess.Popen[bytes]:
+    """`scrapy crawl outlets` in the background, in a process group of its own (which a test
+    may kill whole, as a power cut would)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "scrapy", "crawl", "outlets", *FAST],
+        cwd=ROOT,
+        env={**os.environ, "BALKANWATCH_CONFIG": str(config_dir)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def feed_outlets(sites: list[FixtureSite], items: list[list[dict[str, str]]]) -> list[dict]:
+    """outlets.yaml entries `outlet0`, `outlet1`, ...: each site with an RSS feed of its items."""
+    return [
+        {
+            "name": f"outlet{i}",
+            "title": f"Outlet {i}",
+            "homepage": site.url("/"),
+            "feeds": [site.add("/feed/", rss(items[i]), content_type="application/rss+xml")],
+        }
+        for i, site in enumerate(sites)
+    ]
+
+
 def free_port() -> int:
     import socket
 

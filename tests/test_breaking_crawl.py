@@ -12,8 +12,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,14 +28,14 @@ from balkanwatch.delivery.atom import write_topic_feeds
 from balkanwatch.storage.store import Store
 from tests.data.dedup.fixtures import load_groups
 from tests.support import (
-    FAST,
-    ROOT,
     FixtureSite,
     SMTPSink,
     article_page,
     cli,
     crawl,
+    feed_outlets,
     rss,
+    start_crawl,
     write_config,
 )
 from tests.test_daemon import count, wait_for
@@ -113,17 +111,7 @@ def build(
         items[outlet].append(
             {"title": title, "link": sites[outlet].url(path(n)), "pubDate": format_datetime(when)}
         )
-    outlets = []
-    for i, site in enumerate(sites):
-        feed = site.add("/feed/", rss(items[i]), content_type="application/rss+xml")
-        outlets.append(
-            {
-                "name": f"outlet{i}",
-                "title": f"Outlet {i}",
-                "homepage": site.url("/"),
-                "feeds": [feed],
-            }
-        )
+    outlets = feed_outlets(sites, items)
     cfg = write_config(
         tmp_path / "cfg",
         outlets,
@@ -252,17 +240,6 @@ def test_a_later_copy_updates_the_feed_not_the_inbox(
     assert "Carried by 6 outlets:" in entry.content[0].value
     assert late.url("/late") in entry.content[0].value
     assert entry.updated_parsed > entry.published_parsed  # the late copy updated it
-
-
-def start_crawl(cfg: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "scrapy", "crawl", "outlets", *FAST],
-        cwd=ROOT,
-        env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def stored(cfg: Path, urls: list[str]) -> int:

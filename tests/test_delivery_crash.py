@@ -9,9 +9,6 @@ Message-ID, which is derived from the alert and the URL and carried as a real he
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -26,7 +23,14 @@ from balkanwatch.storage.store import Store
 from tests import test_alerts
 from tests.http_capture import SMTPServer, WebhookServer
 from tests.smtp_killer import KillingSMTP
-from tests.support import FAST, ROOT, FixtureSite, article_page, crawl, rss, write_config
+from tests.support import (
+    FixtureSite,
+    article_page,
+    crawl,
+    rss,
+    start_crawl,
+    write_config,
+)
 from tests.test_alerts import World, queue_digest_story
 
 make_world = test_alerts.make_world  # a fixture: the configuration, store and ingester of a test
@@ -156,17 +160,6 @@ def site() -> Iterator[FixtureSite]:
     s.add("/feed/", rss(items), content_type="application/rss+xml")
     yield s
     s.close()
-
-
-def start_crawl(cfg: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "scrapy", "crawl", "outlets", *FAST],
-        cwd=ROOT,
-        env={**os.environ, "BALKANWATCH_CONFIG": str(cfg)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, which the server kills
-    )
 
 
 def copies_by_subject(messages: list[EmailMessage]) -> dict[str, list[EmailMessage]]:

@@ -21,7 +21,15 @@ from balkanwatch.core.document import Document
 from balkanwatch.storage.store import Store
 from pipelines.ingest import Ingester
 from tests.data.dedup.fixtures import load_groups
-from tests.support import FixtureSite, SMTPSink, article_page, crawl, rss, write_config
+from tests.support import (
+    FixtureSite,
+    SMTPSink,
+    article_page,
+    crawl,
+    feed_outlets,
+    rss,
+    write_config,
+)
 
 DEDUP = Path(__file__).parent / "data" / "dedup"
 GROUP = "01-kfor-patrols-north"
@@ -71,17 +79,7 @@ def test_copies_make_one_story_and_one_alert(
             sites[0].add(path, article_page(title, paras))
             items[0].append({"title": title, "link": sites[0].url(path)})
             separate_urls.append(sites[0].url(path))
-    outlets = []
-    for i, site in enumerate(sites):
-        feed = site.add("/feed/", rss(items[i]), content_type="application/rss+xml")
-        outlets.append(
-            {
-                "name": f"outlet{i}",
-                "title": f"Outlet {i}",
-                "homepage": site.url("/"),
-                "feeds": [feed],
-            }
-        )
+    outlets = feed_outlets(sites, items)
     cfg = write_config(
         tmp_path / "cfg", outlets, subscribers=[{"name": "desk", "urls": [smtp.url()]}]
     )
