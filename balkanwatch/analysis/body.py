@@ -13,14 +13,13 @@ supplies the witnesses.
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable
 
 from lxml.html import HtmlElement
 
-from balkanwatch.analysis import jsonld
+from balkanwatch.analysis.metadata import Declared, declared_text
 
 _SHINGLE = 4
 _MIN_SHINGLES = 30  # a shorter articleBody is a teaser: it says nothing about the rest
@@ -93,7 +92,7 @@ def _in_declared(line: str, declared: set[tuple[str, ...]], words: set[str]) -> 
 # --- the lead (standfirst) ------------------------------------------------------------------
 
 
-def missing_lead(tree: HtmlElement, body: str) -> str | None:
+def missing_lead(tree: HtmlElement, body: str, page: Declared) -> str | None:
     """The page's lead when the extracted body lacks it, else None.
 
     Templates set the standfirst apart from the article container, in the header next
@@ -102,7 +101,7 @@ def missing_lead(tree: HtmlElement, body: str) -> str | None:
     is missing from the body is that lead. A description shown nowhere is SEO text.
     """
     ours: set[tuple[str, ...]] | None = None
-    for description in _descriptions(tree):
+    for description in _descriptions(page):
         if description in body:  # the usual case, decided without tokenising
             continue
         ours = shingles(body) if ours is None else ours
@@ -114,14 +113,13 @@ def missing_lead(tree: HtmlElement, body: str) -> str | None:
     return None
 
 
-def _descriptions(tree: HtmlElement) -> Iterable[str]:
-    for meta in tree.iterfind(".//meta"):
-        key = meta.get("property") or meta.get("name") or ""
-        if key.lower() in _DESCRIPTIONS and (content := meta.get("content")):
-            yield " ".join(content.split())
-    for node in jsonld.article_nodes(tree):
-        if isinstance(value := node.get("description"), str):
-            yield " ".join(html.unescape(value).split())
+def _descriptions(page: Declared) -> Iterable[str]:
+    for key in _DESCRIPTIONS:
+        if text := declared_text(page.meta.get(key)):
+            yield text
+    for node in page.articles:
+        if text := declared_text(node.get("description")):
+            yield text
 
 
 def _shown(tree: HtmlElement, text: str) -> bool:

@@ -65,13 +65,15 @@ def extract_article(
     tree = _parse(html)
     if tree is None:
         return None
-    found = headline.reconcile(tree, url, site_title=site_title, known_titles=known_titles)
     page = metadata.declared(tree)
+    found = headline.reconcile(
+        tree, url, site_title=site_title, known_titles=known_titles, page=page
+    )
     title = headline.choose(found)
-    titles, declared_body = (title, *found.shown), _declared_body(page)
-    body = _body(tree, url, titles, declared_body)
+    titles = (title, *found.shown)
+    body = _body(tree, url, titles, page)
     if body is None and (streamed := _streamed_article(tree)) is not None:
-        body = _body(streamed, url, titles, declared_body)
+        body = _body(streamed, url, titles, page)
     if body is None:
         return None
     body, dropped = drop_furniture(body, furniture)
@@ -93,10 +95,11 @@ def extract_article(
 
 
 def _body(
-    tree: HtmlElement, url: str | None, titles: Iterable[str | None], declared_body: str | None
+    tree: HtmlElement, url: str | None, titles: Iterable[str | None], page: metadata.Declared
 ) -> str | None:
     """The article's body from trafilatura, reconciled with the JSON-LD body and completed with
-    a lead the template keeps apart; None when the page holds no article text."""
+    a lead the template keeps apart (both from the page's declarations); None when the page
+    holds no article text."""
     _drop_social_embeds(tree)
     _unwrap_layout_tables(tree)
     try:
@@ -112,11 +115,11 @@ def _body(
         return None
     if not isinstance(doc, Document):  # None: nothing found (a dict only if as_dict were set)
         return None
-    text = reconcile_with_article_body(_clean_body(doc.text or ""), declared_body)
+    text = reconcile_with_article_body(_clean_body(doc.text or ""), _declared_body(page))
     body = _drop_leading_title(_clean_body(text), titles)
     if not _is_article_text(body, tree):
         return None
-    if lead := missing_lead(tree, body):
+    if lead := missing_lead(tree, body, page):
         body = f"{lead}\n{body}"
     return body
 

@@ -40,8 +40,8 @@ from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
-from balkanwatch.analysis import jsonld
-from balkanwatch.analysis.metadata import declared_text
+from balkanwatch.analysis import jsonld, metadata
+from balkanwatch.analysis.metadata import Declared, declared_text
 
 # A separator between a headline and a site name or section: spaced dashes, bars,
 # bullets and slashes, or the full-width forms CJK titles use unspaced. A colon only
@@ -91,12 +91,15 @@ def reconcile(
     *,
     site_title: str | None = None,
     known_titles: Iterable[str] = (),
+    page: Declared | None = None,
 ) -> Candidates:
-    """Everything `choose` decides from; the body uses `shown` to drop a repeated heading."""
+    """Everything `choose` decides from; the body uses `shown` to drop a repeated heading.
+    `page`: the page's declarations when the caller has read them already."""
+    page = page or metadata.declared(tree)
     known = tuple(title for title in known_titles if title)
-    names = tuple(site_names(tree, url, site_title))
+    names = tuple(site_names(page, url, site_title))
     affixes, labels = _learned(known, names)
-    return candidates(tree, names, affixes, labels)
+    return candidates(tree, page, names, affixes, labels)
 
 
 @functools.lru_cache(maxsize=32)
@@ -138,13 +141,14 @@ def _part_of(one: str, other: str) -> bool:
 
 def candidates(
     tree: HtmlElement,
+    page: Declared,
     names: Sequence[str],
     affixes: Sequence[str],
     labels: Collection[str] = frozenset(),
 ) -> Candidates:
-    declared = [_declared_headline(tree), _meta(tree, "og:title"), _meta(tree, "twitter:title")]
-    declared.append(page_title(tree))
-    stripped = [_strip_all(text, names, affixes, labels) if text else None for text in declared]
+    titles = [_declared_headline(page), _meta(page, "og:title"), _meta(page, "twitter:title")]
+    titles.append(page_title(tree))
+    stripped = [_strip_all(text, names, affixes, labels) if text else None for text in titles]
     unique = tuple(dict.fromkeys(text for text in stripped if text))
     structured, social = stripped[0], stripped[1]
     agreed = structured if structured and social and _words(structured) == _words(social) else None
@@ -247,33 +251,29 @@ def _shown_heading(tree: HtmlElement, declared: set[tuple[str, ...]]) -> HtmlEle
 # --- declared titles -------------------------------------------------------------------------
 
 
-def _declared_headline(tree: HtmlElement) -> str | None:
-    for node in jsonld.article_nodes(tree):
+def _declared_headline(page: Declared) -> str | None:
+    for node in page.articles:
         value = node.get("headline") or node.get("name")
         if isinstance(value, str) and (text := declared_text(value)):
             return text
     return None
 
 
-def _meta(tree: HtmlElement, key: str) -> str | None:
-    for meta in tree.iterfind(".//meta"):
-        keys = (meta.get("property"), meta.get("name"))
-        if key in keys and (text := declared_text(meta.get("content"))):
-            return text
-    return None
+def _meta(page: Declared, key: str) -> str | None:
+    return declared_text(page.meta.get(key))
 
 
-def site_names(tree: HtmlElement, url: str | None, site_title: str | None = None) -> list[str]:
+def site_names(page: Declared, url: str | None, site_title: str | None = None) -> list[str]:
     """Every name the site goes by on this page, folded for comparison."""
-    names = [site_title, _meta(tree, "og:site_name"), _meta(tree, "application-name")]
-    names.append((_meta(tree, "twitter:site") or "").lstrip("@"))
-    for node in jsonld.nodes(tree):
+    names = [site_title, _meta(page, "og:site_name"), _meta(page, "application-name")]
+    names.append((_meta(page, "twitter:site") or "").lstrip("@"))
+    for node in page.nodes:
         publisher = node.get("publisher")
         if isinstance(publisher, dict):
             names.append(publisher.get("name"))
         if jsonld.types(node) & {"website", "organization", "newsmediaorganization"}:
             names.append(node.get("name"))
-    host = urlsplit(url or _meta(tree, "og:url") or "").hostname or ""
+    host = urlsplit(url or _meta(page, "og:url") or "").hostname or ""
     names += [label for label in host.split(".")[:-1] if label not in ("www", "m", "amp")]
     folded = {_fold(name) for name in names if isinstance(name, str)}
     return sorted(name for name in folded if len(name) >= 3)
